@@ -1,0 +1,161 @@
+/**
+ * Environment variables and flags -> one typed config, read and validated once at start. A bad
+ * value stops the start with a message that names the variable.
+ */
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { LOG_LEVELS, type LogLevel } from "./log.js";
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export type Env = Record<string, string | undefined>;
+
+/** What both runtimes need. */
+export interface CoreConfig {
+  codexBaseUrl: string;
+  openaiBaseUrl: string;
+  clientVersion: string;
+  allowedModels: string[];
+  logLevel: LogLevel;
+  upstreamProxyUrl?: string;
+}
+
+export interface LocalConfig extends CoreConfig {
+  port: number;
+  host: string;
+  authPath: string;
+  proxyApiKeys: string[];
+  openaiApiKey?: string;
+}
+
+export const DEFAULTS = {
+  port: 8080,
+  host: "127.0.0.1",
+  codexBaseUrl: "https://chatgpt.com/backend-api/codex",
+  openaiBaseUrl: "https://api.openai.com/v1",
+  clientVersion: "0.154.0",
+  logLevel: "info" as LogLevel,
+};
+
+export function readCoreConfig(env: Env): CoreConfig {
+  const config: CoreConfig = {
+    codexBaseUrl: url(env, "CODEX_BASE_URL", DEFAULTS.codexBaseUrl),
+    openaiBaseUrl: url(env, "OPENAI_BASE_URL", DEFAULTS.openaiBaseUrl),
+    clientVersion: clientVersion(env),
+    allowedModels: list(env, "ALLOWED_MODELS"),
+    logLevel: logLevel(env),
+  };
+  const proxy = set(env, "UPSTREAM_PROXY_URL");
+  if (proxy !== undefined) config.upstreamProxyUrl = url(env, "UPSTREAM_PROXY_URL", proxy);
+  return config;
+}
+
+export type LocalCommand = { kind: "serve"; config: LocalConfig } | { kind: "help" } | { kind: "version" };
+
+export function readLocalConfig(env: Env, argv: readonly string[]): LocalCommand {
+  const flags = parseFlags(argv);
+  if (flags.help) return { kind: "help" };
+  if (flags.version) return { kind: "version" };
+  const portText = flags.port ?? set(env, "PORT");
+  const config: LocalConfig = {
+    ...readCoreConfig(env),
+    port: portText === undefined ? DEFAULTS.port : port(portText, flags.port !== undefined ? "--port" : "PORT"),
+    host: flags.host ?? set(env, "HOST") ?? DEFAULTS.host,
+    authPath: expandHome(flags.authPath ?? set(env, "CODEX_AUTH_PATH") ?? join(homedir(), ".codex", "auth.json")),
+    proxyApiKeys: list(env, "PROXY_API_KEYS"),
+  };
+  const apiKey = set(env, "OPENAI_API_KEY");
+  if (apiKey !== undefined) config.openaiApiKey = apiKey;
+  if (config.proxyApiKeys.length === 0 && !isLoopback(config.host)) {
+    throw new ConfigError(
+      `HOST=${config.host} would expose your ChatGPT subscription to the network without a key. Set PROXY_API_KEYS (comma-separated keys clients must send as 'Authorization: Bearer <key>'), or keep HOST=127.0.0.1.`,
+    );
+  }
+  return { kind: "serve", config };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+interface Flags {
+  help?: boolean;
+  version?: boolean;
+  port?: string;
+  host?: string;
+  authPath?: string;
+}
+
+function parseFlags(argv: readonly string[]): Flags {
+  const flags: Flags = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const [name, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === "") throw new ConfigError(`${name} needs a value.`);
+      return v;
+    };
+    if (name === "--help" || name === "-h") flags.help = true;
+    else if (name === "--version" || name === "-v") flags.version = true;
+    else if (name === "--port") flags.port = value();
+    else if (name === "--host") flags.host = value();
+    else if (name === "--auth-path") flags.authPath = value();
+    else throw new ConfigError(`Unknown option ${arg}. Run with --help to see the options.`);
+  }
+  return flags;
+}
+
+function set(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === "" ? undefined : value;
+}
+
+function url(env: Env, name: string, fallback: string): string {
+  const text = set(env, name) ?? fallback;
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL; got '${text}'.`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new ConfigError(`${name} must be an http(s) URL; got '${text}'.`);
+  return text.replace(/\/+$/, "");
+}
+
+function port(text: string, name: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 65535) throw new ConfigError(`${name} must be a port number from 0 to 65535; got '${text}'.`);
+  return n;
+}
+
+function clientVersion(env: Env): string {
+  const text = set(env, "CODEX_CLIENT_VERSION") ?? DEFAULTS.clientVersion;
+  if (!/^\d+\.\d+\.\d+([-.+][\w.]+)?$/.test(text)) {
+    throw new ConfigError(`CODEX_CLIENT_VERSION must be a Codex CLI version such as ${DEFAULTS.clientVersion}; got '${text}'.`);
+  }
+  return text;
+}
+
+function list(env: Env, name: string): string[] {
+  const text = set(env, name);
+  if (text === undefined) return [];
+  const items = text.split(",").map((s) => s.trim());
+  if (items.some((s) => s === "")) throw new ConfigError(`${name} is a comma-separated list with an empty entry; remove the extra comma.`);
+  return items;
+}
+
+function logLevel(env: Env): LogLevel {
+  const text = set(env, "LOG_LEVEL") ?? DEFAULTS.logLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(text)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}; got '${text}'.`);
+  return text as LogLevel;
+}
+
+function expandHome(path: string): string {
+  return path === "~" || path.startsWith("~/") ? join(homedir(), path.slice(1)) : path;
+}

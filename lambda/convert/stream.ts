@@ -1,0 +1,222 @@
+/**
+ * Responses SSE events -> Chat Completions chunks: one small state machine, pure.
+ *
+ * The contract agent clients depend on (shared/reference/peers-and-users.md §3):
+ * - the first chunk carries `delta.role: "assistant"`;
+ * - each tool call gets one stable `index`, its `id` and `function.name` on its first delta, and its
+ *   arguments only as deltas, never repeated;
+ * - exactly one chunk carries a `finish_reason`, then (if asked) one usage chunk with `choices: []`;
+ * - a failure is an error frame and never a finish: a cut stream must not look like success.
+ *
+ * Items are keyed by `output_index`, not by item id: some gateways rotate item ids between events of
+ * the same item (fixture recorded.github-copilot-id-rotation.1.jsonl).
+ */
+import { ProxyError } from "../errors.js";
+import { mapUpstreamFailure } from "../codex/errors.js";
+import type { CodexEvent, OutputItem, ResponseUsage } from "../codex/types.js";
+import type { ChatChunk, ChatDelta, ChatFinishReason, ChatUsage } from "../openai/types.js";
+import type { ToolNames } from "./tool-names.js";
+
+export type StreamFrame = { kind: "chunk"; chunk: ChatChunk } | { kind: "error"; error: ProxyError } | { kind: "done" };
+
+export interface StreamConverterOptions {
+  id: string;
+  created: number;
+  model: string;
+  includeUsage: boolean;
+  toolNames: ToolNames;
+  now: () => number;
+}
+
+/** Events that arrive before the backend has really accepted the request. */
+export function isHandshakeEvent(type: string): boolean {
+  return (
+    type === "response.created" ||
+    type === "response.in_progress" ||
+    type === "response.queued" ||
+    type.startsWith("codex.") ||
+    type.startsWith("responsesapi.")
+  );
+}
+
+interface CallState {
+  index: number;
+  emitted: string;
+}
+
+export class ChatStreamConverter {
+  private started = false;
+  private finished = false;
+  private readonly calls = new Map<number, CallState>();
+  private readonly texts = new Map<number, string>();
+  private readonly reasoning = new Map<number, string>();
+  private lastReasoningKey: string | undefined;
+
+  constructor(private readonly options: StreamConverterOptions) {}
+
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  push(event: CodexEvent): StreamFrame[] {
+    if (this.finished || isHandshakeEvent(event.type)) return [];
+    if (event.type === "response.failed" || event.type === "error") {
+      this.finished = true;
+      const info = event.type === "error" ? (event.error ?? { code: event.code, message: event.message, param: event.param }) : event.response?.error;
+      return [{ kind: "error", error: mapUpstreamFailure(info ?? undefined, this.options.now()) }];
+    }
+    const frames: StreamFrame[] = [];
+    if (!this.started) {
+      this.started = true;
+      frames.push(this.chunk({ role: "assistant", content: "" }));
+    }
+    const delta = this.deltaFor(event);
+    if (delta) frames.push(this.chunk(delta));
+    if (event.type === "response.completed" || event.type === "response.incomplete") {
+      frames.push(...this.finish(event));
+    }
+    return frames;
+  }
+
+  /** The upstream connection ended. Without a terminal event that is a truncation, not a success. */
+  end(): StreamFrame[] {
+    if (this.finished) return [];
+    this.finished = true;
+    return [
+      {
+        kind: "error",
+        error: new ProxyError(502, "The Codex backend closed the stream before the response was complete; the answer is truncated. Retry the request.", {
+          code: "upstream_stream_truncated",
+        }),
+      },
+    ];
+  }
+
+  private deltaFor(event: CodexEvent): ChatDelta | undefined {
+    const index = event.output_index ?? 0;
+    switch (event.type) {
+      case "response.output_text.delta":
+        return event.delta ? { content: this.track(this.texts, index, event.delta) } : undefined;
+      case "response.refusal.delta":
+        return event.delta ? { refusal: event.delta } : undefined;
+      case "response.reasoning_summary_text.delta":
+      case "response.reasoning_text.delta":
+        return event.delta ? this.reasoningDelta(event, index) : undefined;
+      case "response.output_item.added":
+        return event.item?.type === "function_call" ? this.startCall(index, event.item) : undefined;
+      case "response.function_call_arguments.delta": {
+        const call = this.calls.get(index);
+        // Without an `added` event there is no id or name to send yet: the `done` event sends it all.
+        if (!call || !event.delta) return undefined;
+        call.emitted += event.delta;
+        return { tool_calls: [{ index: call.index, function: { arguments: event.delta } }] };
+      }
+      case "response.function_call_arguments.done":
+        return this.completeCall(index, event.arguments);
+      case "response.output_item.done":
+        return this.completeItem(index, event.item);
+      default:
+        return undefined;
+    }
+  }
+
+  private reasoningDelta(event: CodexEvent, index: number): ChatDelta {
+    // A new summary part or reasoning item starts a new paragraph, as Codex shows them.
+    const key = `${event.type}:${index}:${event.summary_index ?? 0}`;
+    const separator = this.lastReasoningKey !== undefined && this.lastReasoningKey !== key ? "\n\n" : "";
+    this.lastReasoningKey = key;
+    return { reasoning_content: separator + this.track(this.reasoning, index, event.delta ?? "") };
+  }
+
+  private track(map: Map<number, string>, index: number, text: string): string {
+    map.set(index, (map.get(index) ?? "") + text);
+    return text;
+  }
+
+  private startCall(outputIndex: number, item: OutputItem): ChatDelta {
+    const call: CallState = { index: this.calls.size, emitted: item.arguments ?? "" };
+    this.calls.set(outputIndex, call);
+    return {
+      tool_calls: [
+        {
+          index: call.index,
+          id: item.call_id ?? item.id ?? `call_${outputIndex}`,
+          type: "function",
+          function: { name: this.options.toolNames.toClient(item.name ?? ""), arguments: call.emitted },
+        },
+      ],
+    };
+  }
+
+  /** Sends whatever part of the final arguments the deltas did not already carry. */
+  private completeCall(outputIndex: number, finalArguments: string | undefined): ChatDelta | undefined {
+    const call = this.calls.get(outputIndex);
+    if (!call || finalArguments === undefined) return undefined;
+    // When the deltas disagree with the total, nothing is re-sent: a client appends, it cannot replace.
+    const rest = remainder(call.emitted, finalArguments);
+    if (!rest) return undefined;
+    call.emitted = finalArguments;
+    return { tool_calls: [{ index: call.index, function: { arguments: rest } }] };
+  }
+
+  private completeItem(outputIndex: number, item: OutputItem | undefined): ChatDelta | undefined {
+    if (!item) return undefined;
+    if (item.type === "function_call") {
+      if (!this.calls.has(outputIndex)) {
+        return this.startCall(outputIndex, item);
+      }
+      return this.completeCall(outputIndex, item.arguments);
+    }
+    if (item.type === "message") {
+      const full = (item.content ?? []).map((part) => (part.type === "output_text" ? (part.text ?? "") : "")).join("");
+      const rest = remainder(this.texts.get(outputIndex) ?? "", full);
+      return rest ? { content: this.track(this.texts, outputIndex, rest) } : undefined;
+    }
+    return undefined;
+  }
+
+  private finish(event: CodexEvent): StreamFrame[] {
+    this.finished = true;
+    const frames: StreamFrame[] = [this.chunk({}, this.finishReason(event))];
+    if (this.options.includeUsage) {
+      frames.push({ kind: "chunk", chunk: { ...this.base(), choices: [], usage: convertUsage(event.response?.usage) } });
+    }
+    frames.push({ kind: "done" });
+    return frames;
+  }
+
+  private finishReason(event: CodexEvent): ChatFinishReason {
+    if (event.type === "response.incomplete") {
+      // A truncated answer must say so even when it was building a tool call: its arguments are cut.
+      const reason = event.response?.incomplete_details?.reason;
+      if (reason === "content_filter") return "content_filter";
+      if (reason === "max_output_tokens" || reason === "max_tokens") return "length";
+    }
+    return this.calls.size > 0 ? "tool_calls" : "stop";
+  }
+
+  private base(): Omit<ChatChunk, "choices"> {
+    const { id, created, model } = this.options;
+    return { id, object: "chat.completion.chunk", created, model };
+  }
+
+  private chunk(delta: ChatDelta, finishReason: ChatFinishReason | null = null): StreamFrame {
+    return { kind: "chunk", chunk: { ...this.base(), choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }] } };
+  }
+}
+
+function remainder(emitted: string, full: string): string {
+  return full.startsWith(emitted) ? full.slice(emitted.length) : "";
+}
+
+export function convertUsage(usage: ResponseUsage | null | undefined): ChatUsage {
+  const prompt = usage?.input_tokens ?? 0;
+  const completion = usage?.output_tokens ?? 0;
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: usage?.total_tokens ?? prompt + completion,
+    prompt_tokens_details: { cached_tokens: usage?.input_tokens_details?.cached_tokens ?? 0 },
+    completion_tokens_details: { reasoning_tokens: usage?.output_tokens_details?.reasoning_tokens ?? 0 },
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * `npm start`: serves the proxy on localhost from the Codex CLI's auth.json.
+ * Options and variables: README.md "Configuration", or `npm start -- --help`.
+ */
+import { createServer } from "node:http";
+import { createApp } from "./app.js";
+import { AuthFileError } from "./auth/auth-json.js";
+import { StaticClientKeys } from "./auth/client-keys.js";
+import { FileTokenSource } from "./auth/file-store.js";
+import type { Credentials, TokenSource } from "./auth/tokens.js";
+import { createUpstreamFetch } from "./codex/http.js";
+import { ConfigError, DEFAULTS, readLocalConfig, type LocalConfig } from "./config.js";
+import { createLogger } from "./log.js";
+import { createNodeHandler } from "./node-adapter.js";
+import { VERSION } from "./version.js";
+
+const HELP = `codex-openai-proxy ${VERSION}: an OpenAI Chat Completions endpoint for your ChatGPT subscription.
+
+Usage: npm start -- [options]
+
+Options:
+  --port <n>          port to listen on (env PORT, default ${DEFAULTS.port})
+  --host <addr>       address to listen on (env HOST, default ${DEFAULTS.host})
+  --auth-path <file>  the Codex CLI login (env CODEX_AUTH_PATH, default ~/.codex/auth.json)
+  --help, --version
+
+Environment:
+  PROXY_API_KEYS        comma-separated keys clients must send as 'Authorization: Bearer <key>'
+                        (required to listen on anything but 127.0.0.1)
+  ALLOWED_MODELS        comma-separated model allowlist (default: the account's live catalog)
+  CODEX_BASE_URL        default ${DEFAULTS.codexBaseUrl}
+  CODEX_CLIENT_VERSION  Codex CLI version sent upstream (default ${DEFAULTS.clientVersion})
+  OPENAI_API_KEY        use an OpenAI API key instead, when there is no ChatGPT login
+  OPENAI_BASE_URL       where API-key requests go (default ${DEFAULTS.openaiBaseUrl})
+  UPSTREAM_PROXY_URL    HTTP(S) proxy for upstream calls
+  LOG_LEVEL             debug | info | warn | error | silent (default info)
+
+Clients: base URL http://127.0.0.1:${DEFAULTS.port}/v1, any model from GET /v1/models.`;
+
+function tokenSource(config: LocalConfig): TokenSource {
+  try {
+    return FileTokenSource.load(config.authPath);
+  } catch (err) {
+    const apiKey = config.openaiApiKey;
+    if (!(err instanceof AuthFileError) || !apiKey || !err.message.startsWith("No Codex login")) throw err;
+    const credentials: Credentials = { kind: "apikey", apiKey };
+    return { kind: "OPENAI_API_KEY", loginHint: "check OPENAI_API_KEY.", get: async () => credentials, recover: async () => undefined };
+  }
+}
+
+function main(): void {
+  let command;
+  try {
+    command = readLocalConfig(process.env, process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message, 2);
+    throw err;
+  }
+  if (command.kind === "help") return void console.log(HELP);
+  if (command.kind === "version") return void console.log(VERSION);
+  const { config } = command;
+  const log = createLogger(config.logLevel);
+
+  let tokens: TokenSource;
+  try {
+    tokens = tokenSource(config);
+  } catch (err) {
+    if (err instanceof AuthFileError) fail(err.message, 1);
+    throw err;
+  }
+
+  const clientKeys = new StaticClientKeys(config.proxyApiKeys);
+  if (!clientKeys.enforced) {
+    log.warn("PROXY_API_KEYS is not set: any program on this machine can use your subscription through the proxy (it listens on loopback only).");
+  }
+  const { handle, models } = createApp({ tokens, clientKeys, fetch: createUpstreamFetch(config.upstreamProxyUrl), config, log });
+  const server = createServer(createNodeHandler(handle, log));
+  server.on("error", (err: NodeJS.ErrnoException) => {
+    fail(err.code === "EADDRINUSE" ? `Port ${config.port} on ${config.host} is already in use. Choose another with --port or PORT.` : `Cannot listen: ${err.message}`, 1);
+  });
+  server.listen(config.port, config.host, () => {
+    const address = server.address();
+    const port = typeof address === "object" && address ? address.port : config.port;
+    const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+    log.info("listening", { url: `http://${host}:${port}/v1`, token_source: tokens.kind, auth_path: config.authPath, port });
+    void models.list();
+  });
+  const stop = () => {
+    server.close();
+    server.closeAllConnections();
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`codex-openai-proxy: ${message}\n`);
+  process.exit(code);
+}
+
+main();

@@ -1,0 +1,38 @@
+/**
+ * One JSON line per log record on stderr (CloudWatch and `npm start` alike). Messages are scrubbed
+ * of anything shaped like a bearer token, JWT or API key as a second line of defence: no code path
+ * should log a secret in the first place.
+ */
+
+export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export type LogFields = Record<string, string | number | boolean | null | undefined>;
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+}
+
+const SECRET_PATTERNS = [/Bearer\s+[^\s"',]+/gi, /eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*/g, /\bsk-[\w-]{8,}/g, /\brt[._][\w.-]{8,}/g];
+
+export function scrub(text: string): string {
+  return SECRET_PATTERNS.reduce((out, pattern) => out.replace(pattern, "[redacted]"), text);
+}
+
+export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Logger {
+  const threshold = LOG_LEVELS.indexOf(level);
+  const emit = (at: LogLevel) => (msg: string, fields: LogFields = {}) => {
+    if (LOG_LEVELS.indexOf(at) < threshold) return;
+    const record: Record<string, unknown> = { time: new Date().toISOString(), level: at, msg: scrub(msg) };
+    for (const [key, value] of Object.entries(fields)) {
+      if (value !== undefined) record[key] = typeof value === "string" ? scrub(value) : value;
+    }
+    write(JSON.stringify(record));
+  };
+  return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
+}
+
+export const silentLogger: Logger = createLogger("silent");

@@ -1,0 +1,101 @@
+/**
+ * Starts the real proxy (createApp + the node:http adapter) on 127.0.0.1:0 in front of a FakeCodex,
+ * with a temporary auth.json. Everything it starts, it stops; the temp dir is removed.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createApp, type AppDeps } from "../../lambda/app.js";
+import { StaticClientKeys } from "../../lambda/auth/client-keys.js";
+import { FileTokenSource } from "../../lambda/auth/file-store.js";
+import { createUpstreamFetch } from "../../lambda/codex/http.js";
+import { readCoreConfig } from "../../lambda/config.js";
+import { createLogger, type Logger } from "../../lambda/log.js";
+import { createNodeHandler } from "../../lambda/node-adapter.js";
+import { FakeCodex } from "./fake-codex.js";
+import { accessToken } from "./fixtures.js";
+
+export const ACCOUNT_ID = "acc-test-1234";
+
+export interface ProxyOptions {
+  env?: Record<string, string>;
+  keys?: string[];
+  authJson?: unknown;
+  clock?: () => number;
+  limits?: AppDeps["limits"];
+  logLines?: string[];
+}
+
+export interface RunningProxy {
+  url: string;
+  baseURL: string;
+  codex: FakeCodex;
+  authPath: string;
+  dir: string;
+  log: Logger;
+  stop(): Promise<void>;
+}
+
+export function authJson(token = accessToken(ACCOUNT_ID)): unknown {
+  return {
+    auth_mode: "chatgpt",
+    OPENAI_API_KEY: null,
+    tokens: { id_token: token, access_token: token, refresh_token: "rt.1.test-refresh", account_id: ACCOUNT_ID },
+    last_refresh: "2026-11-20T10:00:00.000Z",
+  };
+}
+
+export async function startProxy(options: ProxyOptions = {}): Promise<RunningProxy> {
+  const codex = await new FakeCodex().start();
+  const dir = mkdtempSync(join(tmpdir(), "codex-proxy-test-"));
+  const authPath = join(dir, "auth.json");
+  writeFileSync(authPath, JSON.stringify(options.authJson ?? authJson()), { mode: 0o600 });
+  const log = createLogger("debug", (line) => options.logLines?.push(line));
+  const config = readCoreConfig({ CODEX_BASE_URL: codex.url, LOG_LEVEL: "debug", ...options.env });
+  const deps: AppDeps = {
+    tokens: FileTokenSource.load(authPath),
+    clientKeys: new StaticClientKeys(options.keys ?? []),
+    fetch: createUpstreamFetch(),
+    config,
+    log,
+  };
+  if (options.clock) deps.clock = options.clock;
+  if (options.limits) deps.limits = options.limits;
+  const { handle } = createApp(deps);
+  const server: Server = createServer(createNodeHandler(handle, log));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    baseURL: `${url}/v1`,
+    codex,
+    authPath,
+    dir,
+    log,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await codex.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Reads an SSE response body into its `data:` payloads (parsed JSON, or the raw "[DONE]"). */
+export async function readSse(response: Response): Promise<unknown[]> {
+  const text = await response.text();
+  return text
+    .split("\n\n")
+    .filter((block) => block.startsWith("data: "))
+    .map((block) => {
+      const data = block.slice(6);
+      return data === "[DONE]" ? data : (JSON.parse(data) as unknown);
+    });
+}
+
+export function chatBody(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { model: "gpt-5.5", messages: [{ role: "user", content: "Hello" }], ...extra };
+}

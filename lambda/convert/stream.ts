@@ -51,6 +51,7 @@ export class ChatStreamConverter {
   private readonly texts = new Map<number, string>();
   private readonly reasoning = new Map<number, string>();
   private lastReasoningKey: string | undefined;
+  private lastTextIndex: number | undefined;
 
   constructor(private readonly options: StreamConverterOptions) {}
 
@@ -96,7 +97,7 @@ export class ChatStreamConverter {
     const index = event.output_index ?? 0;
     switch (event.type) {
       case "response.output_text.delta":
-        return event.delta ? { content: this.track(this.texts, index, event.delta) } : undefined;
+        return event.delta ? { content: this.text(index, event.delta) } : undefined;
       case "response.refusal.delta":
         return event.delta ? { refusal: event.delta } : undefined;
       case "response.reasoning_summary_text.delta":
@@ -126,6 +127,13 @@ export class ChatStreamConverter {
     const separator = this.lastReasoningKey !== undefined && this.lastReasoningKey !== key ? "\n\n" : "";
     this.lastReasoningKey = key;
     return { reasoning_content: separator + this.track(this.reasoning, index, event.delta ?? "") };
+  }
+
+  /** Message text; a second message item (a final answer after a commentary preamble) starts a new paragraph. */
+  private text(index: number, text: string): string {
+    const separator = this.lastTextIndex !== undefined && this.lastTextIndex !== index ? "\n\n" : "";
+    this.lastTextIndex = index;
+    return separator + this.track(this.texts, index, text);
   }
 
   private track(map: Map<number, string>, index: number, text: string): string {
@@ -170,7 +178,7 @@ export class ChatStreamConverter {
     if (item.type === "message") {
       const full = (item.content ?? []).map((part) => (part.type === "output_text" ? (part.text ?? "") : "")).join("");
       const rest = remainder(this.texts.get(outputIndex) ?? "", full);
-      return rest ? { content: this.track(this.texts, outputIndex, rest) } : undefined;
+      return rest ? { content: this.text(outputIndex, rest) } : undefined;
     }
     return undefined;
   }

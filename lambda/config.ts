@@ -159,3 +159,26 @@ function logLevel(env: Env): LogLevel {
 function expandHome(path: string): string {
   return path === "~" || path.startsWith("~/") ? join(homedir(), path.slice(1)) : path;
 }
+
+/** Lambda mode: tokens and keys from Secrets Manager, or (for `npm run dev:lambda`) a file and env keys. */
+export interface LambdaConfig extends CoreConfig {
+  tokens: { kind: "secret"; secretId: string } | { kind: "file"; path: string };
+  keys: { kind: "secret"; secretId: string } | { kind: "static"; keys: string[] };
+}
+
+export function readLambdaConfig(env: Env): LambdaConfig {
+  const core = readCoreConfig(env);
+  const codexSecret = set(env, "CODEX_SECRET_ID");
+  const authPath = set(env, "CODEX_AUTH_PATH");
+  const keysSecret = set(env, "API_KEYS_SECRET_ID");
+  const staticKeys = list(env, "PROXY_API_KEYS");
+  if (!codexSecret && !authPath) throw new ConfigError("CODEX_SECRET_ID is not set: the function does not know which secret holds the Codex login.");
+  if (!keysSecret && staticKeys.length === 0) {
+    throw new ConfigError("API_KEYS_SECRET_ID is not set (nor PROXY_API_KEYS): a public Function URL is never served without client keys.");
+  }
+  return {
+    ...core,
+    tokens: codexSecret ? { kind: "secret", secretId: codexSecret } : { kind: "file", path: expandHome(authPath as string) },
+    keys: keysSecret ? { kind: "secret", secretId: keysSecret } : { kind: "static", keys: staticKeys },
+  };
+}

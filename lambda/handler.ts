@@ -1,0 +1,90 @@
+/**
+ * The Lambda adapter: `awslambda.streamifyResponse` around the same app as the local server.
+ * Function URL event (payload 2.0) -> Request; Response -> HttpResponseStream with the body piped
+ * under backpressure. It always writes once (the prelude only leaves with a write), always ends the
+ * stream, never lets an exception escape (a throw becomes trailers no client sees), and bounds every
+ * request by the function's remaining time, since a client disconnect is invisible here.
+ */
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { Context, LambdaFunctionURLEvent } from "aws-lambda";
+import { Readable } from "node:stream";
+import type { ReadableStream as NodeReadableStream } from "node:stream/web";
+import { pipeline } from "node:stream/promises";
+import { createApp, type App } from "./app.js";
+import { StaticClientKeys, type ClientKeyCheck } from "./auth/client-keys.js";
+import { FileTokenSource } from "./auth/file-store.js";
+import { SecretClientKeys } from "./auth/secret-keys.js";
+import { SecretTokenSource } from "./auth/secret-store.js";
+import type { TokenSource } from "./auth/tokens.js";
+import { createUpstreamFetch } from "./codex/http.js";
+import { readLambdaConfig } from "./config.js";
+import { ProxyError, toProxyError } from "./errors.js";
+import { budgetFrom, respondWithin } from "./http/deadline.js";
+import { createLogger } from "./log.js";
+
+const log = createLogger((process.env.LOG_LEVEL as "info" | undefined) ?? "info");
+
+/** Built once per cold start; a configuration error is served as a clear 500 instead of a crash loop. */
+const app: App | ProxyError = (() => {
+  try {
+    const config = readLambdaConfig(process.env);
+    const secrets = new SecretsManagerClient({});
+    const tokens: TokenSource = config.tokens.kind === "secret" ? new SecretTokenSource(secrets, config.tokens.secretId) : FileTokenSource.load(config.tokens.path);
+    const clientKeys: ClientKeyCheck =
+      config.keys.kind === "secret" ? new SecretClientKeys(secrets, config.keys.secretId, log) : new StaticClientKeys(config.keys.keys);
+    return createApp({ tokens, clientKeys, fetch: createUpstreamFetch(config.upstreamProxyUrl), config, log: createLogger(config.logLevel) }).handle;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    log.error("configuration error; every request will fail until it is fixed", { error: message });
+    return new ProxyError(500, `The proxy is misconfigured: ${message}`, { code: "configuration_error" });
+  }
+})();
+
+export function toRequest(event: LambdaFunctionURLEvent, signal: AbortSignal): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(event.headers ?? {})) if (value !== undefined) headers.set(name, value);
+  if (event.cookies?.length) headers.set("cookie", event.cookies.join("; "));
+  const method = event.requestContext.http.method;
+  const host = headers.get("host") ?? event.requestContext.domainName;
+  const query = event.rawQueryString ? `?${event.rawQueryString}` : "";
+  const init: RequestInit = { method, headers, signal };
+  if (event.body !== undefined && method !== "GET" && method !== "HEAD") {
+    init.body = event.isBase64Encoded ? Buffer.from(event.body, "base64") : event.body;
+  }
+  return new Request(`https://${host}${event.rawPath}${query}`, init);
+}
+
+async function respond(event: LambdaFunctionURLEvent, context: Context): Promise<Response> {
+  if (app instanceof ProxyError) return app.toResponse();
+  const abort = new AbortController();
+  const budget = budgetFrom(context.getRemainingTimeInMillis());
+  try {
+    return await respondWithin(app(toRequest(event, abort.signal)), budget, abort);
+  } catch (err) {
+    return toProxyError(err).toResponse();
+  }
+}
+
+async function write(response: Response, responseStream: awslambda.HttpResponseStream): Promise<void> {
+  const out = awslambda.HttpResponseStream.from(responseStream, {
+    statusCode: response.status,
+    headers: Object.fromEntries(response.headers),
+  });
+  out.write(""); // sends the prelude (status and headers) even for an empty body
+  if (!response.body) {
+    out.end();
+    return;
+  }
+  await pipeline(Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>), out);
+}
+
+export const handler = awslambda.streamifyResponse(async (event: LambdaFunctionURLEvent, responseStream, context: Context) => {
+  // Keep-alive sockets of the upstream pool must not hold the invocation open.
+  context.callbackWaitsForEmptyEventLoop = false;
+  try {
+    await write(await respond(event, context), responseStream);
+  } catch (err) {
+    log.error("writing the response failed", { error: err instanceof Error ? err.message : String(err) });
+    if (!responseStream.writableEnded) responseStream.end();
+  }
+});

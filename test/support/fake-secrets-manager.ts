@@ -95,6 +95,11 @@ export class FakeSecretsManager {
     return secret;
   }
 
+  /** Stores a new AWSCURRENT version, as `put-secret-value` does. */
+  putCurrent(name: string, text: string): void {
+    this.put({ SecretId: name, SecretString: text });
+  }
+
   /** The next call of `op` ("*" for any) fails with this error. */
   failNext(op: Operation | "*", type: string, status = 400, message = `${type} (injected)`): this {
     this.failures.push({ op, error: new AwsError(type, message, status) });

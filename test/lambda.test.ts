@@ -1,0 +1,216 @@
+/**
+ * The deployable bundle (what `cdk synth` wrote) under the real Lambda runtime interface client,
+ * behind a loopback Runtime API that also plays the Function URL, with Secrets Manager and the Codex
+ * backend faked on loopback.
+ */
+import OpenAI from "openai";
+import { rmSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { LambdaEmulator } from "../bin/lambda-emulator.js";
+import { FakeCodex } from "./support/fake-codex.js";
+import { FakeSecretsManager } from "./support/fake-secrets-manager.js";
+import { accessToken, fixtureJson, recorded, sseFixtureEvents } from "./support/fixtures.js";
+import { ricInstalled, startEmulator, synthBundle } from "./support/lambda.js";
+import { ACCOUNT_ID, authJson, chatBody, readSse } from "./support/proxy.js";
+
+const KEY = "sk-lambda-test-key-000000000001";
+const available = ricInstalled();
+
+it("aws-lambda-ric is built (CI installs autoconf, automake and libtool for it)", () => {
+  if (process.env.CI) expect(available).toBe(true);
+});
+
+describe.skipIf(!available)("the Lambda bundle under the real runtime", () => {
+  let bundle: { outdir: string; bundleDir: string };
+  let codex: FakeCodex;
+  let sm: FakeSecretsManager;
+  let lambda: LambdaEmulator;
+  const logs: string[] = [];
+  const TEXT = recorded("recorded.github-copilot-id-rotation.1.jsonl");
+
+  const env = (extra: Record<string, string> = {}) => ({
+    ...sm.env,
+    CODEX_SECRET_ID: "codex-tokens",
+    API_KEYS_SECRET_ID: "proxy-keys",
+    CODEX_BASE_URL: codex.url,
+    LOG_LEVEL: "debug",
+    NODE_OPTIONS: "--enable-source-maps",
+    ...extra,
+  });
+  const post = (base: string, body: unknown, key = KEY) =>
+    fetch(`${base}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+
+  beforeAll(async () => {
+    bundle = synthBundle();
+    codex = await new FakeCodex().start();
+    sm = await new FakeSecretsManager().start();
+    sm.create("codex-tokens", JSON.stringify(authJson()));
+    sm.create("proxy-keys", JSON.stringify({ keys: [KEY] }));
+    lambda = await startEmulator({ bundleDir: bundle.bundleDir, env: env(), concurrency: 2, timeoutMs: 60_000 }, logs);
+  }, 120_000);
+  afterAll(async () => {
+    await lambda?.stop();
+    await codex?.stop();
+    await sm?.stop();
+    if (bundle) rmSync(bundle.outdir, { recursive: true, force: true });
+  });
+
+  it("streams an answer whose first chunk arrives before the upstream has finished", async () => {
+    codex.enqueue({ kind: "sse", events: TEXT, chunkSize: 600, delayMs: 40 });
+    const client = new OpenAI({ baseURL: `${lambda.url}/v1`, apiKey: KEY, maxRetries: 0 });
+    const started = Date.now();
+    const stream = await client.chat.completions.create({ model: "gpt-5.5", messages: [{ role: "user", content: "r?" }], stream: true, stream_options: { include_usage: true } });
+    let firstAt = 0;
+    let text = "";
+    for await (const chunk of stream) {
+      firstAt ||= Date.now() - started;
+      text += chunk.choices[0]?.delta.content ?? "";
+    }
+    const totalAt = Date.now() - started;
+    expect(text).toMatch(/^There are \*\*3\*\* letter/);
+    expect(totalAt - firstAt).toBeGreaterThan(300);
+    expect(lambda.failures).toEqual([]);
+  });
+
+  it("streams tool calls the SDK assembles", async () => {
+    codex.enqueue({ kind: "sse", events: recorded("recorded.openai-client-tool-search.2.jsonl") });
+    const client = new OpenAI({ baseURL: `${lambda.url}/v1`, apiKey: KEY, maxRetries: 0 });
+    const final = await client.chat.completions
+      .stream({ model: "gpt-5.5", messages: [{ role: "user", content: "weather" }], tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }] })
+      .finalChatCompletion();
+    expect(final.choices[0]?.message.tool_calls?.[0]?.function).toEqual({ name: "get_weather", arguments: '{"location":"San Francisco, CA","unit":"fahrenheit"}' });
+    expect(final.choices[0]?.finish_reason).toBe("tool_calls");
+  });
+
+  it("answers non-stream requests, /v1/models, /health, and refuses a wrong key", async () => {
+    codex.enqueue({ kind: "sse", events: TEXT });
+    const res = await post(lambda.url, chatBody());
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0]?.message.content).toMatch(/strawberry/);
+    const models = await fetch(`${lambda.url}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } });
+    expect(((await models.json()) as { data: unknown[] }).data.length).toBeGreaterThan(0);
+    expect(((await (await fetch(`${lambda.url}/health`)).json()) as { token_source: string }).token_source).toBe("secrets-manager");
+    const denied = await post(lambda.url, chatBody(), "sk-wrong-key-000000000000");
+    expect(denied.status).toBe(401);
+    const preflight = await fetch(`${lambda.url}/v1/chat/completions`, { method: "OPTIONS", headers: { "access-control-request-method": "POST" } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+  });
+
+  it("keeps a slow reading client intact, with backpressure reaching the upstream", async () => {
+    const deltas = TEXT.filter((e) => e.type === "response.output_text.delta");
+    const filler = Array.from({ length: 4000 }, (_, i) => ({ ...deltas[i % deltas.length], delta: `${"x".repeat(200)}${i};` }));
+    const events = [...TEXT.slice(0, 10), ...filler, ...TEXT.slice(-4)];
+    codex.enqueue({ kind: "sse", events, chunkSize: 16_384 });
+    const drainBefore = codex.drainWaits;
+    const res = await post(lambda.url, chatBody({ stream: true }));
+    const reader = res.body!.getReader();
+    let raw = "";
+    const decoder = new TextDecoder();
+    for (let i = 0; ; i++) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      raw += decoder.decode(value, { stream: true });
+      if (i < 40) await new Promise((r) => setTimeout(r, 25)); // a slow reader at first
+    }
+    const frames = raw.split("\n\n").filter((b) => b.startsWith("data: ")).map((b) => b.slice(6));
+    expect(frames.at(-1)).toBe("[DONE]");
+    const content = frames.slice(0, -1).map((f) => (JSON.parse(f) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? "").join("");
+    for (const i of [0, 1234, 3999]) expect(content).toContain(`${i};`);
+    expect(codex.drainWaits).toBeGreaterThan(drainBefore);
+  });
+
+  it("an upstream failure before the first byte keeps its status through the Function URL", async () => {
+    codex.enqueue({ kind: "json", status: 429, body: fixtureJson("error.429-usage-limit-reached.body.json") });
+    const res = await post(lambda.url, chatBody({ stream: true }));
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("usage_limit_reached");
+  });
+
+  it("an upstream failure after the first byte is in-band, without [DONE]", async () => {
+    codex.enqueue({ kind: "sse", events: [...TEXT.slice(0, 20), ...sseFixtureEvents("sse.response-failed.context-length-exceeded.sse")] });
+    const frames = await readSse(await post(lambda.url, chatBody({ stream: true })));
+    expect(frames).not.toContain("[DONE]");
+    expect((frames.at(-1) as { error: { code: string } }).error.code).toBe("context_length_exceeded");
+    expect(lambda.failures).toEqual([]);
+  });
+
+  it("re-reads the tokens secret when the upstream rejects the cached token, then answers", async () => {
+    const renewed = accessToken(ACCOUNT_ID, Math.floor(Date.now() / 1000) + 7200, { renewed: true });
+    // warm the cache with the old token
+    codex.enqueue({ kind: "sse", events: TEXT });
+    await (await post(lambda.url, chatBody())).text();
+    // a new login is uploaded; the function still caches the old one
+    sm.putCurrent("codex-tokens", JSON.stringify(authJson(renewed)));
+    const reads = sm.count("GetSecretValue");
+    codex.enqueue(
+      (req) => (req.headers.authorization === `Bearer ${renewed}` ? { kind: "sse", events: TEXT } : { kind: "json", status: 401, body: { error: { code: "token_expired", message: "expired" } } }),
+      (req) => (req.headers.authorization === `Bearer ${renewed}` ? { kind: "sse", events: TEXT } : { kind: "json", status: 401, body: { error: { code: "token_expired", message: "expired" } } }),
+    );
+    const res = await post(lambda.url, chatBody());
+    expect(res.status).toBe(200);
+    expect(sm.count("GetSecretValue")).toBeGreaterThan(reads);
+    expect(codex.responsesCalls.at(-1)?.headers.authorization).toBe(`Bearer ${renewed}`);
+  });
+
+  it("ends a stream within the time budget with an in-band error, before the function would be killed", async () => {
+    const short = await startEmulator({ bundleDir: bundle.bundleDir, env: env(), timeoutMs: 5_000 }, logs);
+    try {
+      codex.enqueue({ kind: "sse", events: TEXT.slice(0, 15), hang: true });
+      const started = Date.now();
+      const frames = await readSse(await post(short.url, chatBody({ stream: true })));
+      expect((frames.at(-1) as { error: { code: string } }).error.code).toBe("deadline_exceeded");
+      expect(frames).not.toContain("[DONE]");
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await expect.poll(() => codex.abortedResponses, { timeout: 3000 }).toBeGreaterThan(0);
+      expect(short.failures).toEqual([]);
+
+      codex.enqueue({ kind: "sse", events: [], hang: true });
+      const res = await post(short.url, chatBody({ stream: true }));
+      expect(res.status).toBe(504);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("deadline_exceeded");
+      expect(short.failures).toEqual([]);
+    } finally {
+      await short.stop();
+    }
+  });
+
+  it("fails closed when the API keys secret cannot be read", async () => {
+    const closed = await startEmulator({ bundleDir: bundle.bundleDir, env: env({ API_KEYS_SECRET_ID: "missing-keys" }) }, logs);
+    try {
+      const before = codex.responsesCalls.length;
+      const res = await post(closed.url, chatBody());
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("api_keys_unavailable");
+      expect(codex.responsesCalls.length).toBe(before);
+      expect(logs.some((l) => l.includes("cannot read the API keys secret"))).toBe(true);
+    } finally {
+      await closed.stop();
+    }
+  });
+
+  it("serves a clear error while no login has been uploaded, and for a missing setting", async () => {
+    sm.create("empty-tokens", '{"placeholder":"run npm run tokens:upload"}');
+    const empty = await startEmulator({ bundleDir: bundle.bundleDir, env: env({ CODEX_SECRET_ID: "empty-tokens" }) }, logs);
+    const unset = await startEmulator({ bundleDir: bundle.bundleDir, env: env({ API_KEYS_SECRET_ID: "" }) }, logs);
+    try {
+      const a = await post(empty.url, chatBody());
+      expect(a.status).toBe(503);
+      expect(((await a.json()) as { error: { message: string } }).error.message).toContain("npm run tokens:upload");
+      const b = await post(unset.url, chatBody());
+      expect(b.status).toBe(500);
+      expect(((await b.json()) as { error: { message: string } }).error.message).toContain("API_KEYS_SECRET_ID is not set");
+    } finally {
+      await empty.stop();
+      await unset.stop();
+    }
+  });
+
+  it("never logs a secret", () => {
+    const all = logs.join("\n");
+    expect(all).not.toContain(KEY);
+    expect(all).not.toMatch(/eyJ[\w-]{8,}\.[\w-]{8,}/);
+    expect(all).not.toContain("rt.1.test-refresh");
+  });
+});

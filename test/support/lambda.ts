@@ -1,0 +1,29 @@
+/** Synthesizes the stack once and runs its bundle under the real aws-lambda-ric (see bin/lambda-emulator.ts). */
+import { existsSync, mkdtempSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { LambdaEmulator, type EmulatorOptions } from "../../bin/lambda-emulator.js";
+import { buildApp } from "../../lib/app.js";
+import { bundleDirIn } from "../../lib/synth-bundle.js";
+
+export function ricInstalled(): boolean {
+  try {
+    const dir = dirname(createRequire(import.meta.url).resolve("aws-lambda-ric/package.json"));
+    return existsSync(join(dir, "dist", "rapid-client.node"));
+  } catch {
+    return false;
+  }
+}
+
+/** Runs `cdk synth` in-process into a temp dir and returns the bundled function's folder. */
+export function synthBundle(): { outdir: string; bundleDir: string } {
+  const outdir = mkdtempSync(join(tmpdir(), "codex-proxy-synth-"));
+  const { app, stack } = buildApp({ outdir, context: { "aws:cdk:enable-asset-metadata": true } });
+  app.synth();
+  return { outdir, bundleDir: bundleDirIn(outdir, stack.stackName) };
+}
+
+export async function startEmulator(options: EmulatorOptions, logs: string[] = []): Promise<LambdaEmulator> {
+  return new LambdaEmulator({ onLog: (line) => logs.push(line), ...options }).start();
+}

@@ -7,6 +7,7 @@ import OpenAI from "openai";
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LambdaEmulator } from "../bin/lambda-emulator.js";
+import type { CodexEvent } from "../lambda/codex/types.js";
 import { FakeCodex } from "./support/fake-codex.js";
 import { FakeSecretsManager } from "./support/fake-secrets-manager.js";
 import { accessToken, fixtureJson, recorded, sseFixtureEvents } from "./support/fixtures.js";
@@ -99,7 +100,7 @@ describe.skipIf(!available)("the Lambda bundle under the real runtime", () => {
 
   it("keeps a slow reading client intact, with backpressure reaching the upstream", async () => {
     const deltas = TEXT.filter((e) => e.type === "response.output_text.delta");
-    const filler = Array.from({ length: 4000 }, (_, i) => ({ ...deltas[i % deltas.length], delta: `${"x".repeat(200)}${i};` }));
+    const filler: CodexEvent[] = Array.from({ length: 4000 }, (_, i) => ({ ...(deltas[i % deltas.length] as CodexEvent), delta: `${"x".repeat(200)}${i};` }));
     const events = [...TEXT.slice(0, 10), ...filler, ...TEXT.slice(-4)];
     codex.enqueue({ kind: "sse", events, chunkSize: 16_384 });
     const drainBefore = codex.drainWaits;

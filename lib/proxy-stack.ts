@@ -20,6 +20,8 @@ export interface ProxyStackProps extends StackProps {
   reservedConcurrency?: number;
   /** CODEX_CLIENT_VERSION for the function */
   codexClientVersion?: string;
+  /** UPSTREAM_PROXY_URL: an HTTP(S) egress proxy for networks the backend's firewall challenges */
+  upstreamProxyUrl?: string;
   logRetention?: RetentionDays;
 }
 
@@ -56,6 +58,7 @@ export class ProxyStack extends Stack {
     };
     if (props.allowedModels?.length) environment.ALLOWED_MODELS = props.allowedModels.join(",");
     if (props.codexClientVersion) environment.CODEX_CLIENT_VERSION = props.codexClientVersion;
+    if (props.upstreamProxyUrl) environment.UPSTREAM_PROXY_URL = props.upstreamProxyUrl;
 
     this.fn = new NodejsFunction(this, "Proxy", {
       entry: `${ROOT}lambda/handler.ts`,

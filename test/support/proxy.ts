@@ -57,7 +57,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const deps: AppDeps = {
     tokens: FileTokenSource.load(authPath),
     clientKeys: new StaticClientKeys(options.keys ?? []),
-    fetch: createUpstreamFetch(),
+    fetch: createUpstreamFetch(config.upstreamProxyUrl),
     config,
     log,
   };

@@ -18,6 +18,8 @@ export type Env = Record<string, string | undefined>;
 /** What both runtimes need. */
 export interface CoreConfig {
   codexBaseUrl: string;
+  /** the OAuth token endpoint used to refresh logins */
+  refreshUrl: string;
   openaiBaseUrl: string;
   clientVersion: string;
   allowedModels: string[];
@@ -37,6 +39,7 @@ export const DEFAULTS = {
   port: 8080,
   host: "127.0.0.1",
   codexBaseUrl: "https://chatgpt.com/backend-api/codex",
+  refreshUrl: "https://auth.openai.com/oauth/token",
   openaiBaseUrl: "https://api.openai.com/v1",
   clientVersion: "0.154.0",
   logLevel: "info" as LogLevel,
@@ -45,6 +48,7 @@ export const DEFAULTS = {
 export function readCoreConfig(env: Env): CoreConfig {
   const config: CoreConfig = {
     codexBaseUrl: url(env, "CODEX_BASE_URL", DEFAULTS.codexBaseUrl),
+    refreshUrl: url(env, "CODEX_REFRESH_URL", DEFAULTS.refreshUrl),
     openaiBaseUrl: url(env, "OPENAI_BASE_URL", DEFAULTS.openaiBaseUrl),
     clientVersion: clientVersion(env),
     allowedModels: list(env, "ALLOWED_MODELS"),

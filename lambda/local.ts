@@ -8,9 +8,9 @@ import { AuthFileError } from "./auth/auth-json.js";
 import { StaticClientKeys } from "./auth/client-keys.js";
 import { FileTokenSource } from "./auth/file-store.js";
 import type { Credentials, TokenSource } from "./auth/tokens.js";
-import { createUpstreamFetch } from "./codex/http.js";
+import { createUpstreamFetch, type Fetch } from "./codex/http.js";
 import { ConfigError, DEFAULTS, readLocalConfig, type LocalConfig } from "./config.js";
-import { createLogger } from "./log.js";
+import { createLogger, type Logger } from "./log.js";
 import { createNodeHandler } from "./node-adapter.js";
 import { VERSION } from "./version.js";
 
@@ -30,6 +30,7 @@ Environment:
   ALLOWED_MODELS        comma-separated model allowlist (default: the account's live catalog)
   CODEX_BASE_URL        default ${DEFAULTS.codexBaseUrl}
   CODEX_CLIENT_VERSION  Codex CLI version sent upstream (default ${DEFAULTS.clientVersion})
+  CODEX_REFRESH_URL     OAuth endpoint for refreshing the login (default ${DEFAULTS.refreshUrl})
   OPENAI_API_KEY        use an OpenAI API key instead, when there is no ChatGPT login
   OPENAI_BASE_URL       where API-key requests go (default ${DEFAULTS.openaiBaseUrl})
   UPSTREAM_PROXY_URL    HTTP(S) proxy for upstream calls
@@ -37,9 +38,9 @@ Environment:
 
 Clients: base URL http://127.0.0.1:${DEFAULTS.port}/v1, any model from GET /v1/models.`;
 
-function tokenSource(config: LocalConfig): TokenSource {
+function tokenSource(config: LocalConfig, fetch: Fetch, log: Logger): TokenSource {
   try {
-    return FileTokenSource.load(config.authPath);
+    return FileTokenSource.load(config.authPath, { refresh: { url: config.refreshUrl, fetch }, log });
   } catch (err) {
     const apiKey = config.openaiApiKey;
     if (!(err instanceof AuthFileError) || !apiKey || !err.message.startsWith("No Codex login")) throw err;
@@ -60,10 +61,11 @@ function main(): void {
   if (command.kind === "version") return void console.log(VERSION);
   const { config } = command;
   const log = createLogger(config.logLevel);
+  const upstreamFetch = createUpstreamFetch(config.upstreamProxyUrl);
 
   let tokens: TokenSource;
   try {
-    tokens = tokenSource(config);
+    tokens = tokenSource(config, upstreamFetch, log);
   } catch (err) {
     if (err instanceof AuthFileError) fail(err.message, 1);
     throw err;
@@ -73,7 +75,7 @@ function main(): void {
   if (!clientKeys.enforced) {
     log.warn("PROXY_API_KEYS is not set: any program on this machine can use your subscription through the proxy (it listens on loopback only).");
   }
-  const { handle, models } = createApp({ tokens, clientKeys, fetch: createUpstreamFetch(config.upstreamProxyUrl), config, log });
+  const { handle, models } = createApp({ tokens, clientKeys, fetch: upstreamFetch, config, log });
   const server = createServer(createNodeHandler(handle, log));
   server.on("error", (err: NodeJS.ErrnoException) => {
     fail(err.code === "EADDRINUSE" ? `Port ${config.port} on ${config.host} is already in use. Choose another with --port or PORT.` : `Cannot listen: ${err.message}`, 1);

@@ -15,6 +15,8 @@ export class AuthFileError extends Error {
 
 export interface ParsedAuth {
   credentials: Credentials;
+  /** the whole document, so a refresh can keep every field it does not change */
+  doc: Record<string, unknown>;
   refreshToken?: string;
   idToken?: string;
   lastRefresh?: string;
@@ -48,7 +50,7 @@ export function parseAuthJson(text: string, where: string): ParsedAuth {
         `${where} has an access token but no ChatGPT account id (tokens.account_id, or the chatgpt_account_id claim of the token). Log in again with \`codex login\`.`,
       );
     }
-    const parsed: ParsedAuth = { credentials: { kind: "chatgpt", accessToken, accountId } };
+    const parsed: ParsedAuth = { credentials: { kind: "chatgpt", accessToken, accountId }, doc: root };
     const refreshToken = str(tokens.refresh_token);
     const lastRefresh = str(root.last_refresh);
     if (refreshToken) parsed.refreshToken = refreshToken;
@@ -56,7 +58,7 @@ export function parseAuthJson(text: string, where: string): ParsedAuth {
     if (lastRefresh) parsed.lastRefresh = lastRefresh;
     return parsed;
   }
-  if (apiKey) return { credentials: { kind: "apikey", apiKey } };
+  if (apiKey) return { credentials: { kind: "apikey", apiKey }, doc: root };
   throw new AuthFileError(
     `${where} holds neither ChatGPT tokens (tokens.access_token) nor an API key (OPENAI_API_KEY). Log in with \`codex login\` to create it.`,
   );

@@ -54,10 +54,11 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   writeFileSync(authPath, JSON.stringify(options.authJson ?? authJson()), { mode: 0o600 });
   const log = createLogger("debug", (line) => options.logLines?.push(line));
   const config = readCoreConfig({ CODEX_BASE_URL: codex.url, LOG_LEVEL: "debug", ...options.env });
+  const fetch = createUpstreamFetch(config.upstreamProxyUrl);
   const deps: AppDeps = {
-    tokens: FileTokenSource.load(authPath),
+    tokens: FileTokenSource.load(authPath, { refresh: { url: config.refreshUrl, fetch, backoffMs: [20, 40] }, log, ...(options.clock ? { now: options.clock } : {}) }),
     clientKeys: new StaticClientKeys(options.keys ?? []),
-    fetch: createUpstreamFetch(config.upstreamProxyUrl),
+    fetch,
     config,
     log,
   };

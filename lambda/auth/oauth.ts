@@ -1,0 +1,109 @@
+/**
+ * Refreshing a Codex login at the OAuth token endpoint (shared/reference/codex-backend.md §7).
+ * Refresh tokens are single-use: the answer carries a new one and the old one is dead from then on,
+ * so callers must store the result before using it, and must never retry a refresh that was
+ * refused for good.
+ */
+import { ProxyError } from "../errors.js";
+import type { Fetch } from "../codex/http.js";
+
+export const CODEX_CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann";
+export const DEFAULT_REFRESH_URL = "https://auth.openai.com/oauth/token";
+
+/** Codes after which the login can only be renewed by logging in again. */
+const PERMANENT = new Set([
+  "refresh_token_expired",
+  "refresh_token_reused",
+  "refresh_token_invalidated",
+  "invalid_grant",
+  "token_expired",
+  "account_deactivated",
+  "account_suspended",
+  "account_deleted",
+]);
+
+export interface RefreshResult {
+  access_token?: string;
+  id_token?: string;
+  refresh_token?: string;
+}
+
+export class RefreshError extends Error {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+    readonly code: string | null,
+  ) {
+    super(message);
+    this.name = "RefreshError";
+  }
+}
+
+export interface RefreshOptions {
+  url: string;
+  fetch: Fetch;
+  /** waits between attempts on transient failures; the number of entries + 1 is the attempt count */
+  backoffMs?: readonly number[];
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export async function requestRefresh(refreshToken: string, options: RefreshOptions): Promise<RefreshResult> {
+  let res: Response;
+  try {
+    res = await options.fetch(options.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify({ client_id: CODEX_CLIENT_ID, grant_type: "refresh_token", refresh_token: refreshToken }),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (err) {
+    throw new RefreshError(`the token endpoint could not be reached (${err instanceof Error ? err.message : String(err)})`, false, null);
+  }
+  const text = await res.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // an HTML challenge page or an empty body; classified by status below
+  }
+  if (res.ok && typeof body.access_token === "string") return body as RefreshResult;
+  const error = body.error;
+  const code =
+    (typeof error === "object" && error !== null ? ((error as { code?: string }).code ?? null) : typeof error === "string" ? error : null) ??
+    (typeof body.code === "string" ? body.code : null);
+  const message = (typeof error === "object" && error !== null ? (error as { message?: string }).message : undefined) ?? (typeof body.error_description === "string" ? body.error_description : undefined) ?? `HTTP ${res.status}`;
+  const permanent = res.status === 401 || (code !== null && PERMANENT.has(code));
+  throw new RefreshError(`${code ? `${code}: ` : ""}${message}`, permanent, code);
+}
+
+/** Retries transient failures with backoff; a permanent refusal is thrown at once. */
+export async function refreshWithRetry(refreshToken: string, options: RefreshOptions): Promise<RefreshResult> {
+  const waits = options.backoffMs ?? [1000, 3000];
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await requestRefresh(refreshToken, options);
+    } catch (err) {
+      if (!(err instanceof RefreshError) || err.permanent || attempt >= waits.length) throw err;
+      await sleep(waits[attempt] ?? 0);
+    }
+  }
+}
+
+/** The stored document with the refreshed tokens in place; every other field is kept. */
+export function applyRefresh(doc: Record<string, unknown>, result: RefreshResult, nowMs: number): Record<string, unknown> {
+  const nested = typeof doc.tokens === "object" && doc.tokens !== null;
+  const tokens: Record<string, unknown> = { ...(nested ? (doc.tokens as Record<string, unknown>) : doc) };
+  for (const key of ["access_token", "id_token", "refresh_token"] as const) {
+    if (typeof result[key] === "string") tokens[key] = result[key];
+  }
+  const last_refresh = new Date(nowMs).toISOString();
+  return nested ? { ...doc, tokens, last_refresh } : { ...tokens, last_refresh };
+}
+
+/** What a client sees when the login cannot be refreshed any more. */
+export function loginDeadError(err: RefreshError, renewHint: string): ProxyError {
+  return new ProxyError(401, `The ChatGPT login can no longer be refreshed (${err.message}), so it must be renewed: ${renewHint}`, {
+    code: "login_expired",
+  });
+}

@@ -1,0 +1,177 @@
+/**
+ * Local mode's token lifecycle against a fake OAuth endpoint with single-use refresh tokens and a fake
+ * backend that rejects expired access tokens with the real 401 body.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Reply } from "./support/fake-codex.js";
+import { FakeCodex } from "./support/fake-codex.js";
+import { FakeOAuth, loginDoc } from "./support/fake-oauth.js";
+import { fixtureJson, recorded } from "./support/fixtures.js";
+import { ACCOUNT_ID, chatBody, readSse, startProxy, type RunningProxy } from "./support/proxy.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const TEXT = recorded("recorded.openai-phase.1.jsonl");
+const EXPIRED_401 = fixtureJson<{ body: unknown }[]>("error.401-auth.samples.json")[1]?.body;
+
+let oauth: FakeOAuth;
+let proxy: RunningProxy | undefined;
+const children: ChildProcess[] = [];
+
+beforeEach(async () => {
+  oauth = await new FakeOAuth(ACCOUNT_ID).start();
+});
+afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.pid) process.kill(c.pid, "SIGTERM");
+  await proxy?.stop();
+  proxy = undefined;
+  await oauth.stop();
+});
+
+/** The backend accepts only the access tokens the fake OAuth issued and has not revoked. */
+const backend = (): ((req: { headers: Record<string, string> }) => Reply) => (req) =>
+  oauth.accepts(req.headers.authorization) ? { kind: "sse", events: TEXT } : { kind: "json", status: 401, body: EXPIRED_401 };
+
+async function start(login: { access: string; refresh: string }): Promise<RunningProxy> {
+  proxy = await startProxy({ authJson: loginDoc(ACCOUNT_ID, login), env: { CODEX_REFRESH_URL: oauth.url, ALLOWED_MODELS: "gpt-5.5" } });
+  proxy.codex.always(backend());
+  return proxy;
+}
+
+const ask = (base: string) => fetch(`${base}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody({ stream: true })) });
+const stored = (path: string) => JSON.parse(readFileSync(path, "utf8")) as { tokens: Record<string, string>; last_refresh: string; extra_field_we_do_not_know?: unknown };
+
+describe("refresh in one process", () => {
+  it("50 concurrent requests with an expired token: one OAuth call, 50 answers, the new login stored first", async () => {
+    const p = await start(oauth.issue({ expiredAccess: true }));
+    const responses = await Promise.all(Array.from({ length: 50 }, () => ask(p.baseURL)));
+    const bodies = await Promise.all(responses.map((r) => readSse(r)));
+    expect(responses.map((r) => r.status)).toEqual(Array(50).fill(200));
+    expect(bodies.every((b) => b.at(-1) === "[DONE]")).toBe(true);
+    expect(oauth.calls.length).toBe(1);
+
+    const doc = stored(p.authPath);
+    expect(oauth.accepts(`Bearer ${doc.tokens.access_token}`)).toBe(true);
+    expect(doc.tokens.refresh_token).not.toBe(oauth.calls[0]?.refreshToken);
+    expect(doc.tokens.account_id).toBe(ACCOUNT_ID);
+    expect(doc.extra_field_we_do_not_know).toEqual({ kept: true });
+    expect(Date.now() - Date.parse(doc.last_refresh)).toBeLessThan(60_000);
+    expect(statSync(p.authPath).mode & 0o777).toBe(0o600);
+    expect(existsSync(`${p.authPath}.lock`)).toBe(false);
+    expect(oauth.calls[0]?.body).toEqual({ client_id: "app_EMoamEEZ73f0CkXaXp7hrann", grant_type: "refresh_token", refresh_token: oauth.calls[0]?.refreshToken });
+  });
+
+  it("refreshes proactively within 5 minutes of expiry, before the backend would refuse", async () => {
+    oauth.accessTtlS = 120; // issued tokens expire in 2 minutes: inside the window
+    const p = await start(oauth.issue());
+    oauth.accessTtlS = 3600;
+    expect((await ask(p.baseURL)).status).toBe(200);
+    expect(oauth.calls.length).toBe(1);
+    expect(p.codex.responsesCalls.every((r) => r.headers.authorization !== undefined)).toBe(true);
+    expect(p.codex.responsesCalls.length).toBe(1); // no 401 round trip
+  });
+
+  it("an upstream 401 mid-conversation: refreshed, retried, and the client sees a normal answer", async () => {
+    const login = oauth.issue();
+    const p = await start(login);
+    expect((await readSse(await ask(p.baseURL))).at(-1)).toBe("[DONE]");
+    oauth.revoke(login.access);
+    const frames = await readSse(await ask(p.baseURL));
+    expect(frames.at(-1)).toBe("[DONE]");
+    expect(oauth.calls.length).toBe(1);
+    expect(p.codex.responsesCalls.map((r) => r.headers.authorization === `Bearer ${login.access}`)).toEqual([true, true, false]);
+  });
+
+  it.each(["refresh_token_reused", "refresh_token_expired", "refresh_token_invalidated"] as const)(
+    "a permanent failure (%s): 401 saying how to renew, no retry loop, the file untouched",
+    async (kind) => {
+      const login = oauth.issue({ expiredAccess: true });
+      if (kind === "refresh_token_reused") {
+        await fetch(oauth.url, { method: "POST", body: JSON.stringify({ client_id: "app_EMoamEEZ73f0CkXaXp7hrann", grant_type: "refresh_token", refresh_token: login.refresh }) });
+      } else oauth.spoil(login.refresh, kind);
+      const p = await start(login);
+      const before = readFileSync(p.authPath, "utf8");
+      const callsBefore = oauth.calls.length;
+      for (let i = 0; i < 5; i++) {
+        const res = await ask(p.baseURL);
+        const body = (await res.json()) as { error: { code: string; message: string } };
+        expect(res.status).toBe(401);
+        expect(body.error.code).toBe("login_expired");
+        expect(body.error.message).toContain(kind);
+        expect(body.error.message).toContain("codex login");
+      }
+      expect(oauth.calls.length - callsBefore).toBe(1);
+      expect(readFileSync(p.authPath, "utf8")).toBe(before);
+    },
+  );
+
+  it("transient failures back off and retry", async () => {
+    const p = await start(oauth.issue({ expiredAccess: true }));
+    oauth.failNext = 2;
+    expect((await ask(p.baseURL)).status).toBe(200);
+    expect(oauth.calls.length).toBe(3);
+  });
+
+  it("a stale lock left by a dead process is recovered", async () => {
+    const p = await start(oauth.issue({ expiredAccess: true }));
+    writeFileSync(`${p.authPath}.lock`, `999999 ${(await import("node:os")).hostname()} 0 dead`);
+    expect((await ask(p.baseURL)).status).toBe(200);
+    expect(oauth.calls.length).toBe(1);
+    expect(existsSync(`${p.authPath}.lock`)).toBe(false);
+  });
+
+  it("a token without exp is refreshed when last_refresh is older than 8 days", async () => {
+    const login = oauth.issue();
+    const p = await start(login);
+    const doc = stored(p.authPath);
+    const noExp = `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(JSON.stringify({ "https://api.openai.com/auth": { chatgpt_account_id: ACCOUNT_ID } })).toString("base64url")}.sig`;
+    doc.tokens.access_token = noExp;
+    doc.last_refresh = new Date(Date.now() - 9 * 24 * 3600_000).toISOString();
+    writeFileSync(p.authPath, JSON.stringify(doc));
+    await proxy?.stop();
+    proxy = await startProxy({ authJson: doc, env: { CODEX_REFRESH_URL: oauth.url, ALLOWED_MODELS: "gpt-5.5" } });
+    proxy.codex.always(backend());
+    expect((await ask(proxy.baseURL)).status).toBe(200);
+    expect(oauth.calls.length).toBe(1);
+  });
+});
+
+describe("two processes sharing one auth.json", () => {
+  it("make exactly one OAuth call and both keep working", async () => {
+    const codex = await new FakeCodex().start();
+    try {
+      codex.always(backend());
+      oauth.delayMs = 300; // the second process arrives while the first is refreshing
+      const { mkdtempSync, rmSync } = await import("node:fs");
+      const { tmpdir } = await import("node:os");
+      const { join } = await import("node:path");
+      const dir = mkdtempSync(join(tmpdir(), "codex-proxy-two-"));
+      const authPath = join(dir, "auth.json");
+      writeFileSync(authPath, JSON.stringify(loginDoc(ACCOUNT_ID, oauth.issue({ expiredAccess: true }))), { mode: 0o600 });
+      const urls: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const child = spawn(process.execPath, ["--import", "tsx", "lambda/local.ts", "--port", "0", "--auth-path", authPath], {
+          cwd: ROOT,
+          env: { PATH: process.env.PATH ?? "", HOME: dir, CODEX_BASE_URL: codex.url, CODEX_REFRESH_URL: oauth.url, ALLOWED_MODELS: "gpt-5.5" },
+          stdio: ["ignore", "ignore", "pipe"],
+        });
+        children.push(child);
+        let err = "";
+        child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
+        await expect.poll(() => err, { timeout: 15_000 }).toContain('"listening"');
+        urls.push((JSON.parse(err.split("\n").find((l) => l.includes('"listening"')) ?? "{}") as { url: string }).url);
+      }
+      const first = await Promise.all(urls.flatMap((u) => [ask(u), ask(u), ask(u)]));
+      expect(first.map((r) => r.status)).toEqual(Array(6).fill(200));
+      await Promise.all(first.map((r) => r.text()));
+      const again = await Promise.all(urls.map((u) => ask(u)));
+      expect(again.map((r) => r.status)).toEqual([200, 200]);
+      expect(oauth.calls.length).toBe(1);
+      rmSync(dir, { recursive: true, force: true });
+    } finally {
+      await codex.stop();
+    }
+  });
+});

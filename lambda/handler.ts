@@ -29,10 +29,14 @@ const app: App | ProxyError = (() => {
   try {
     const config = readLambdaConfig(process.env);
     const secrets = new SecretsManagerClient({});
-    const tokens: TokenSource = config.tokens.kind === "secret" ? new SecretTokenSource(secrets, config.tokens.secretId) : FileTokenSource.load(config.tokens.path);
+    const upstreamFetch = createUpstreamFetch(config.upstreamProxyUrl);
+    const tokens: TokenSource =
+      config.tokens.kind === "secret"
+        ? new SecretTokenSource(secrets, config.tokens.secretId, { log })
+        : FileTokenSource.load(config.tokens.path, { refresh: { url: config.refreshUrl, fetch: upstreamFetch }, log });
     const clientKeys: ClientKeyCheck =
       config.keys.kind === "secret" ? new SecretClientKeys(secrets, config.keys.secretId, log) : new StaticClientKeys(config.keys.keys);
-    return createApp({ tokens, clientKeys, fetch: createUpstreamFetch(config.upstreamProxyUrl), config, log: createLogger(config.logLevel) }).handle;
+    return createApp({ tokens, clientKeys, fetch: upstreamFetch, config, log: createLogger(config.logLevel) }).handle;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     log.error("configuration error; every request will fail until it is fixed", { error: message });

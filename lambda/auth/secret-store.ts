@@ -1,37 +1,118 @@
 /**
  * Lambda's token source: the Codex auth.json text stored as-is in a Secrets Manager secret
  * (CODEX_SECRET_ID), cached with a TTL and re-read at once when the upstream rejects the token.
+ *
+ * The proxy never refreshes a login itself (many instances would spend the same single-use refresh
+ * token). When the token is about to expire, or the upstream rejects it and the secret holds nothing
+ * newer, it asks Secrets Manager to rotate the secret — the rotation function refreshes, and the
+ * service runs one rotation at a time — and waits, bounded, for the new AWSCURRENT version.
  */
-import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { RotateSecretCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { ProxyError } from "../errors.js";
+import { silentLogger, type Logger } from "../log.js";
 import { AuthFileError, parseAuthJson, type ParsedAuth } from "./auth-json.js";
-import { readSecret } from "./secrets.js";
+import { isExpired, refreshDue } from "./freshness.js";
+import { isMarkedDead } from "./login-marks.js";
+import { readSecret, secretError } from "./secrets.js";
 import { sameCredentials, type Credentials, type TokenSource } from "./tokens.js";
 import { TtlCache } from "./ttl-cache.js";
 
-export const UPLOAD_HINT = "upload a fresh Codex login with `npm run tokens:upload` (see the README, 'Deploy to AWS').";
+export const UPLOAD_HINT =
+  "log in again with a login of the proxy's own (`CODEX_HOME=~/.codex-proxy codex login`), then upload it with `npm run tokens:upload` (see the README, 'Deploy to AWS').";
+
+export interface SecretTokenOptions {
+  ttlMs?: number;
+  now?: () => number;
+  log?: Logger;
+  /** how long a request may wait for a rotation to finish, and how often it looks */
+  rotationWaitMs?: number;
+  rotationPollMs?: number;
+}
 
 export class SecretTokenSource implements TokenSource {
   readonly kind = "secrets-manager";
   readonly loginHint = UPLOAD_HINT;
   private readonly cache: TtlCache<ParsedAuth>;
+  private renewing: Promise<ParsedAuth> | undefined;
+  private readonly now: () => number;
+  private readonly log: Logger;
 
   constructor(
-    client: SecretsManagerClient,
+    private readonly client: SecretsManagerClient,
     readonly secretId: string,
-    ttlMs = 300_000,
-    now: () => number = Date.now,
+    private readonly options: SecretTokenOptions = {},
   ) {
-    this.cache = new TtlCache(async () => parseSecret((await readSecret(client, secretId)).text, secretId), ttlMs, now);
+    this.now = options.now ?? Date.now;
+    this.log = options.log ?? silentLogger;
+    this.cache = new TtlCache(async () => parseSecret((await readSecret(client, secretId)).text, secretId), options.ttlMs ?? 300_000, this.now);
   }
 
   async get(): Promise<Credentials> {
-    return (await this.cache.get()).credentials;
+    const auth = await this.cache.get();
+    if (!refreshDue(auth, this.now())) return auth.credentials;
+    if (isExpired(auth, this.now())) return (await this.renew(auth)).credentials;
+    // Still valid for a few minutes: start the rotation and keep serving with the current token.
+    void this.requestRotation().catch((err: unknown) => this.log.warn("could not start a rotation", { error: String(err) }));
+    return auth.credentials;
   }
 
   async recover(rejected: Credentials): Promise<Credentials | undefined> {
-    const fresh = (await this.cache.refresh()).credentials;
-    return sameCredentials(fresh, rejected) ? undefined : fresh;
+    const fresh = await this.cache.refresh();
+    if (!sameCredentials(fresh.credentials, rejected)) return fresh.credentials;
+    if (!fresh.refreshToken) return undefined;
+    const renewed = await this.renew(fresh);
+    return sameCredentials(renewed.credentials, rejected) ? undefined : renewed.credentials;
+  }
+
+  private renew(basis: ParsedAuth): Promise<ParsedAuth> {
+    this.renewing ??= this.rotateAndWait(basis).finally(() => {
+      this.renewing = undefined;
+    });
+    return this.renewing;
+  }
+
+  private async rotateAndWait(basis: ParsedAuth): Promise<ParsedAuth> {
+    await this.failIfDead(basis);
+    await this.requestRotation();
+    const waitMs = this.options.rotationWaitMs ?? 25_000;
+    const pollMs = this.options.rotationPollMs ?? 1_000;
+    const giveUpAt = this.now() + waitMs;
+    while (this.now() < giveUpAt) {
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      const fresh = await this.cache.refresh();
+      if (!sameCredentials(fresh.credentials, basis.credentials)) return fresh;
+      await this.failIfDead(basis);
+    }
+    throw new ProxyError(503, "The ChatGPT login is being refreshed and the new one is not stored yet. Retry in a moment.", {
+      code: "login_refresh_pending",
+      headers: { "retry-after": "10" },
+    });
+  }
+
+  private async failIfDead(basis: ParsedAuth): Promise<void> {
+    let dead: boolean;
+    try {
+      dead = await isMarkedDead(this.client, this.secretId, basis.refreshToken);
+    } catch (err) {
+      throw secretError(err, this.secretId);
+    }
+    if (dead) {
+      throw new ProxyError(401, `The ChatGPT login stored in ${this.secretId} can no longer be refreshed, so it must be renewed: ${UPLOAD_HINT}`, {
+        code: "login_expired",
+      });
+    }
+  }
+
+  /** A rotation already in progress is as good as one started now. */
+  private async requestRotation(): Promise<void> {
+    try {
+      await this.client.send(new RotateSecretCommand({ SecretId: this.secretId }));
+      this.log.info("asked Secrets Manager to rotate the login", { secret_id: this.secretId });
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name === "InvalidRequestException" && /rotation|in progress|isn't complete/i.test((err as Error).message)) return;
+      throw secretError(err, this.secretId);
+    }
   }
 }
 

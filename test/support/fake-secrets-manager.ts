@@ -9,7 +9,8 @@ import type { AddressInfo } from "node:net";
 
 interface Version {
   id: string;
-  text: string;
+  /** undefined for the version a rotation starts with, until createSecret puts its value */
+  text: string | undefined;
   stages: Set<string>;
   created: number;
 }
@@ -21,6 +22,7 @@ interface Secret {
   rotationEnabled: boolean;
   rotationLambdaArn?: string;
   rotationRules?: unknown;
+  tags: Map<string, string>;
 }
 
 export class AwsError extends Error {
@@ -33,7 +35,7 @@ export class AwsError extends Error {
   }
 }
 
-export type Operation = "GetSecretValue" | "PutSecretValue" | "DescribeSecret" | "UpdateSecretVersionStage" | "RotateSecret" | "CreateSecret";
+export type Operation = "GetSecretValue" | "PutSecretValue" | "DescribeSecret" | "UpdateSecretVersionStage" | "RotateSecret" | "TagResource";
 type Body = Record<string, unknown>;
 
 export class FakeSecretsManager {
@@ -43,6 +45,12 @@ export class FakeSecretsManager {
   private readonly server: Server;
   /** called by RotateSecret, as Secrets Manager invokes the rotation function */
   onRotate: ((secretId: string, token: string) => Promise<void>) | undefined;
+  /** the service runs one rotation of a secret at a time */
+  private rotating = Promise.resolve();
+  /** settles when every rotation started so far has run */
+  get rotationsSettled(): Promise<void> {
+    return this.rotating;
+  }
   url = "";
 
   constructor() {
@@ -88,7 +96,7 @@ export class FakeSecretsManager {
   }
 
   create(name: string, text: string): Secret {
-    const secret: Secret = { name, arn: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${name}-AbCdEf`, versions: new Map(), rotationEnabled: false };
+    const secret: Secret = { name, arn: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${name}-AbCdEf`, versions: new Map(), rotationEnabled: false, tags: new Map() };
     const id = randomUUID();
     secret.versions.set(id, { id, text, stages: new Set(["AWSCURRENT"]), created: Date.now() });
     this.secrets.set(name, secret);
@@ -139,7 +147,13 @@ export class FakeSecretsManager {
           RotationLambdaARN: s.rotationLambdaArn,
           RotationRules: s.rotationRules,
           VersionIdsToStages: Object.fromEntries([...s.versions.values()].filter((v) => v.stages.size > 0).map((v) => [v.id, [...v.stages]])),
+          ...(s.tags.size ? { Tags: [...s.tags].map(([Key, Value]) => ({ Key, Value })) } : {}),
         };
+      }
+      case "TagResource": {
+        const s = this.find(body.SecretId);
+        for (const tag of (body.Tags as { Key: string; Value: string }[]) ?? []) s.tags.set(tag.Key, tag.Value);
+        return {};
       }
       case "UpdateSecretVersionStage":
         return this.updateStage(body);
@@ -153,7 +167,7 @@ export class FakeSecretsManager {
   private get(body: Body) {
     const s = this.find(body.SecretId);
     const v = typeof body.VersionId === "string" ? s.versions.get(body.VersionId) : this.byStage(s, String(body.VersionStage ?? "AWSCURRENT"));
-    if (!v || (typeof body.VersionStage === "string" && !v.stages.has(body.VersionStage))) {
+    if (!v || v.text === undefined || (typeof body.VersionStage === "string" && !v.stages.has(body.VersionStage))) {
       throw new AwsError("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label or version id.");
     }
     return { ARN: s.arn, Name: s.name, VersionId: v.id, SecretString: v.text, VersionStages: [...v.stages], CreatedDate: v.created / 1000 };
@@ -164,6 +178,11 @@ export class FakeSecretsManager {
     const token = String(body.ClientRequestToken ?? randomUUID());
     const text = String(body.SecretString ?? "");
     const existing = s.versions.get(token);
+    if (existing?.text === undefined && existing) {
+      existing.text = text; // the value of the version a rotation started
+      for (const stage of Array.isArray(body.VersionStages) ? (body.VersionStages as string[]) : []) existing.stages.add(stage);
+      return { ARN: s.arn, Name: s.name, VersionId: token, VersionStages: [...existing.stages] };
+    }
     if (existing) {
       if (existing.text !== text) throw new AwsError("ResourceExistsException", "A resource with the ID you requested already exists.");
       return { ARN: s.arn, Name: s.name, VersionId: token, VersionStages: [...existing.stages] };
@@ -183,7 +202,14 @@ export class FakeSecretsManager {
     if (move && holder && holder.id !== move && holder.id !== remove) {
       throw new AwsError("InvalidParameterException", `The staging label ${stage} is currently attached to version ${holder.id}, RemoveFromVersionId must be specified.`);
     }
-    if (remove) s.versions.get(remove)?.stages.delete(stage);
+    if (remove) {
+      const from = s.versions.get(remove);
+      from?.stages.delete(stage);
+      if (stage === "AWSCURRENT" && move && from) {
+        for (const v of s.versions.values()) v.stages.delete("AWSPREVIOUS");
+        from.stages.add("AWSPREVIOUS"); // as the service does when AWSCURRENT moves
+      }
+    }
     if (move) {
       const target = s.versions.get(move);
       if (!target) throw new AwsError("ResourceNotFoundException", "version not found");
@@ -213,12 +239,22 @@ export class FakeSecretsManager {
     const pending = this.byStage(s, "AWSPENDING");
     const current = this.byStage(s, "AWSCURRENT");
     if (pending && pending.id !== current?.id) {
+      this.runRotation(s.name, pending.id); // the service retries it with its token
       throw new AwsError("InvalidRequestException", "A previous rotation isn't complete. That rotation will be reattempted.");
     }
     s.rotationEnabled = true;
     const token = String(body.ClientRequestToken ?? randomUUID());
+    // As the service does: the new version exists, labelled AWSPENDING, before createSecret runs.
+    this.moveStage(s, "AWSPENDING", token);
+    s.versions.set(token, { id: token, text: undefined, stages: new Set(["AWSPENDING"]), created: Date.now() });
     // The service answers at once and runs the steps asynchronously.
-    if (this.onRotate) void this.onRotate(s.name, token).catch(() => {});
+    this.runRotation(s.name, token);
     return { ARN: s.arn, Name: s.name, VersionId: token };
+  }
+
+  private runRotation(name: string, token: string): void {
+    const rotate = this.onRotate;
+    if (!rotate) return;
+    this.rotating = this.rotating.then(() => rotate(name, token)).catch(() => {});
   }
 }

@@ -1,0 +1,136 @@
+/**
+ * The rotation function's four steps against the loopback Secrets Manager (real SDK, real JSON
+ * protocol) and the fake OAuth endpoint with single-use refresh tokens.
+ */
+import { RotateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { DEAD_LOGIN_TAG } from "../lambda/auth/login-marks.js";
+import { createLogger } from "../lambda/log.js";
+import { createRotationHandler, type RotationEvent } from "../lambda/rotation.js";
+import { FakeOAuth, loginDoc } from "./support/fake-oauth.js";
+import { FakeSecretsManager } from "./support/fake-secrets-manager.js";
+import { ACCOUNT_ID } from "./support/proxy.js";
+
+const SECRET = "codex-tokens";
+const STEPS = ["createSecret", "setSecret", "testSecret", "finishSecret"] as const;
+let sm: FakeSecretsManager;
+let oauth: FakeOAuth;
+let client: SecretsManagerClient;
+let logs: string[];
+let rotate: (event: RotationEvent) => Promise<void>;
+let original: { access: string; refresh: string };
+
+beforeEach(async () => {
+  sm = await new FakeSecretsManager().start();
+  oauth = await new FakeOAuth(ACCOUNT_ID).start();
+  original = oauth.issue();
+  sm.create(SECRET, JSON.stringify(loginDoc(ACCOUNT_ID, original)));
+  client = new SecretsManagerClient(sm.clientConfig);
+  logs = [];
+  rotate = createRotationHandler({ client, refresh: { url: oauth.url, fetch: globalThis.fetch, backoffMs: [10, 20] }, log: createLogger("debug", (l) => logs.push(l)) });
+});
+afterEach(async () => {
+  client.destroy();
+  await sm.stop();
+  await oauth.stop();
+});
+
+/** What RotateSecret does before invoking the function: a new version labelled AWSPENDING. */
+async function startRotation(): Promise<string> {
+  const out = await client.send(new RotateSecretCommand({ SecretId: SECRET, RotationLambdaARN: "arn:aws:lambda:us-east-1:123456789012:function:rotation" }));
+  return out.VersionId as string;
+}
+const step = (Step: RotationEvent["Step"], token: string) => rotate({ Step, SecretId: SECRET, ClientRequestToken: token });
+const current = () => JSON.parse(sm.current(SECRET) ?? "{}") as { tokens: Record<string, string>; last_refresh: string; extra_field_we_do_not_know?: unknown };
+const stagesOf = () => Object.fromEntries([...sm.find(SECRET).versions.values()].map((v) => [v.id, [...v.stages].sort()]));
+
+describe("rotation steps", () => {
+  it("refresh once, store as AWSPENDING, promote to AWSCURRENT; the old version becomes AWSPREVIOUS", async () => {
+    const oldVersion = [...sm.find(SECRET).versions.keys()][0] as string;
+    const token = await startRotation();
+    await step("createSecret", token);
+    expect(stagesOf()[token]).toEqual(["AWSPENDING"]);
+    for (const s of STEPS.slice(1)) await step(s, token);
+
+    expect(oauth.calls.map((c) => c.refreshToken)).toEqual([original.refresh]);
+    const doc = current();
+    expect(oauth.accepts(`Bearer ${doc.tokens.access_token}`)).toBe(true);
+    expect(doc.tokens.refresh_token).not.toBe(original.refresh);
+    expect(doc.tokens.account_id).toBe(ACCOUNT_ID);
+    expect(doc.extra_field_we_do_not_know).toEqual({ kept: true });
+    expect(Date.now() - Date.parse(doc.last_refresh)).toBeLessThan(60_000);
+    expect(stagesOf()).toEqual({ [oldVersion]: ["AWSPREVIOUS"], [token]: ["AWSCURRENT"] });
+  });
+
+  it("every step can be retried without a second refresh", async () => {
+    const token = await startRotation();
+    for (const s of STEPS) {
+      await step(s, token);
+      await step(s, token);
+    }
+    expect(oauth.calls.length).toBe(1);
+    expect(oauth.accepts(`Bearer ${current().tokens.access_token}`)).toBe(true);
+  });
+
+  it("a crash between the refresh and finishSecret is completed from the stored AWSPENDING value", async () => {
+    const token = await startRotation();
+    await step("createSecret", token); // ... and the function dies here
+    await expect(startRotation()).rejects.toThrow(/previous rotation isn't complete/); // a new RotateSecret is refused
+    for (const s of STEPS) await step(s, token); // the service reattempts with the same token
+    expect(oauth.calls.length).toBe(1);
+    expect(stagesOf()[token]).toEqual(["AWSCURRENT"]);
+    expect(oauth.accepts(`Bearer ${current().tokens.access_token}`)).toBe(true);
+  });
+
+  it("concurrent RotateSecret calls give one rotation and one OAuth call", async () => {
+    sm.onRotate = async (secretId, token) => {
+      for (const s of STEPS) await rotate({ Step: s, SecretId: secretId, ClientRequestToken: token });
+    };
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => startRotation()));
+    await sm.rotationsSettled;
+    expect(results.filter((r) => r.status === "fulfilled").length).toBeGreaterThanOrEqual(1);
+    for (const r of results) if (r.status === "rejected") expect(String(r.reason)).toMatch(/previous rotation isn't complete/);
+    expect(oauth.calls.length).toBe(1);
+    expect(oauth.accepts(`Bearer ${current().tokens.access_token}`)).toBe(true);
+  });
+
+  it("transient OAuth failures are retried within the step", async () => {
+    oauth.failNext = 2;
+    const token = await startRotation();
+    for (const s of STEPS) await step(s, token);
+    expect(oauth.calls.length).toBe(3);
+    expect(oauth.accepts(`Bearer ${current().tokens.access_token}`)).toBe(true);
+  });
+
+  it("a permanent failure leaves the secret unchanged, marks the login, logs one structured line, and is never retried", async () => {
+    oauth.spoil(original.refresh, "refresh_token_invalidated");
+    const before = sm.current(SECRET);
+    const token = await startRotation();
+    await expect(step("createSecret", token)).rejects.toThrow(/refresh_token_invalidated/);
+    await expect(step("createSecret", token)).rejects.toThrow(/refused for good earlier/);
+    expect(oauth.calls.length).toBe(1);
+    expect(sm.current(SECRET)).toBe(before);
+    expect(sm.find(SECRET).tags.get(DEAD_LOGIN_TAG)).toMatch(/^[0-9a-f]{32}$/);
+    const failures = logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === "rotation_failed");
+    expect(failures).toEqual([expect.objectContaining({ level: "error", permanent: true, code: "refresh_token_invalidated", secret_id: SECRET })]);
+    expect(logs.join("\n")).not.toContain(original.refresh);
+  });
+
+  it("testSecret never discards a pending login whose refresh already happened", async () => {
+    oauth.accessTtlS = -30; // the endpoint hands out an already expired access token
+    const token = await startRotation();
+    await step("createSecret", token);
+    await expect(step("testSecret", token)).rejects.toThrow(/kept as AWSPENDING/);
+    expect(stagesOf()[token]).toEqual(["AWSPENDING"]);
+    expect(sm.find(SECRET).versions.get(token)?.text).toContain("refresh_token");
+    expect(oauth.calls.length).toBe(1);
+  });
+
+  it("refuses a version that is not pending, and does nothing for one already current", async () => {
+    const token = await startRotation();
+    for (const s of STEPS) await step(s, token);
+    await expect(step("createSecret", token)).resolves.toBeUndefined(); // already AWSCURRENT
+    await expect(step("createSecret", "unknown-token")).rejects.toThrow(/has no stage for rotation/);
+    expect(oauth.calls.length).toBe(1);
+  });
+});

@@ -29,6 +29,8 @@ export function buildApp(props: AppProps = {}): { app: App; stack: ProxyStack } 
   if (reserved !== undefined) stackProps.reservedConcurrency = reserved;
   const version = ctx("codexClientVersion");
   if (version) stackProps.codexClientVersion = version;
+  const rotationHours = number("rotationHours");
+  if (rotationHours !== undefined) stackProps.rotationHours = rotationHours;
   const egress = ctx("upstreamProxyUrl");
   if (egress) stackProps.upstreamProxyUrl = egress;
 

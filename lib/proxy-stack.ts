@@ -3,11 +3,14 @@
  * API keys), the Codex login and the client keys in Secrets Manager, least-privilege IAM.
  */
 import { CfnOutput, Duration, RemovalPolicy, SecretValue, Stack, Validations, type StackProps } from "aws-cdk-lib";
+import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { Effect, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Architecture, FunctionUrlAuthType, InvokeMode, Runtime } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
+import { Topic } from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
 import { fileURLToPath } from "node:url";
 
@@ -23,12 +26,15 @@ export interface ProxyStackProps extends StackProps {
   /** UPSTREAM_PROXY_URL: an HTTP(S) egress proxy for networks the backend's firewall challenges */
   upstreamProxyUrl?: string;
   logRetention?: RetentionDays;
+  /** how often the login is refreshed by rotation; Secrets Manager allows 4 hours to 1000 days */
+  rotationHours?: number;
 }
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 export class ProxyStack extends Stack {
   readonly fn: NodejsFunction;
+  readonly rotationFn: NodejsFunction;
   readonly tokensSecret: Secret;
   readonly apiKeysSecret: Secret;
 
@@ -46,10 +52,6 @@ export class ProxyStack extends Stack {
       generateSecretString: { secretStringTemplate: "{}", generateStringKey: "key", excludePunctuation: true, passwordLength: 48 },
     });
 
-    const logGroup = new LogGroup(this, "ProxyLogs", { retention: props.logRetention ?? RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
-    const role = new Role(this, "ProxyRole", { assumedBy: new ServicePrincipal("lambda.amazonaws.com"), description: "codex-openai-proxy function" });
-    role.addToPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resources: [logGroup.logGroupArn] }));
-
     const environment: Record<string, string> = {
       CODEX_SECRET_ID: this.tokensSecret.secretArn,
       API_KEYS_SECRET_ID: this.apiKeysSecret.secretArn,
@@ -60,32 +62,45 @@ export class ProxyStack extends Stack {
     if (props.codexClientVersion) environment.CODEX_CLIENT_VERSION = props.codexClientVersion;
     if (props.upstreamProxyUrl) environment.UPSTREAM_PROXY_URL = props.upstreamProxyUrl;
 
-    this.fn = new NodejsFunction(this, "Proxy", {
-      entry: `${ROOT}lambda/handler.ts`,
-      handler: "handler",
-      projectRoot: ROOT,
-      depsLockFilePath: `${ROOT}package-lock.json`,
-      runtime: Runtime.NODEJS_24_X,
-      architecture: Architecture.ARM_64,
+    this.fn = this.bundledFunction("Proxy", {
+      entry: "lambda/handler.ts",
+      description: "OpenAI Chat Completions proxy to the ChatGPT Codex backend",
       memorySize: props.memorySize ?? 256,
       timeout: Duration.minutes(15),
-      role,
-      logGroup,
       environment,
-      description: "OpenAI Chat Completions proxy to the ChatGPT Codex backend",
+      retention: props.logRetention,
       ...(props.reservedConcurrency === undefined ? {} : { reservedConcurrentExecutions: props.reservedConcurrency }),
-      bundling: {
-        format: OutputFormat.ESM,
-        target: "node22",
-        minify: true,
-        sourceMap: true,
-        externalModules: [],
-        forceDockerBundling: false,
-        mainFields: ["module", "main"],
-        // CommonJS dependencies call require(); give the ESM bundle one.
-        banner: "import { createRequire as __cjsRequire } from 'node:module'; const require = __cjsRequire(import.meta.url);",
-      },
     });
+    this.rotationFn = this.bundledFunction("Rotation", {
+      entry: "lambda/rotation.ts",
+      description: "Refreshes the Codex login in the tokens secret (Secrets Manager rotation)",
+      memorySize: 256,
+      timeout: Duration.minutes(2),
+      environment: { NODE_OPTIONS: "--enable-source-maps", LOG_LEVEL: "info", ...(props.upstreamProxyUrl ? { UPSTREAM_PROXY_URL: props.upstreamProxyUrl } : {}) },
+      retention: props.logRetention,
+    });
+
+    const hours = props.rotationHours ?? 24;
+    if (!Number.isInteger(hours) || hours < 4 || hours > 24_000) throw new Error(`rotationHours must be a whole number from 4 to 24000 (Secrets Manager's limits); got ${hours}`);
+    this.tokensSecret.addRotationSchedule("Rotation", { rotationLambda: this.rotationFn, automaticallyAfter: Duration.hours(hours), rotateImmediatelyOnUpdate: false });
+    // The rotation function marks a login refused for good (lambda/auth/login-marks.ts).
+    this.rotationFn.addToRolePolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: ["secretsmanager:TagResource"], resources: [this.tokensSecret.secretArn] }));
+    // The proxy may only ask for a rotation; it never writes the secret.
+    this.fn.addToRolePolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: ["secretsmanager:RotateSecret"], resources: [this.tokensSecret.secretArn] }));
+    // RotateSecret runs the rotation function with the caller's rights: exactly this function, no versions.
+    this.fn.addToRolePolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: ["lambda:InvokeFunction"], resources: [this.rotationFn.functionArn] }));
+
+    const alarmTopic = new Topic(this, "RotationAlarmTopic", { displayName: "codex-openai-proxy login rotation failures", enforceSSL: true });
+    const alarm = new Alarm(this, "RotationFailures", {
+      alarmDescription: "The Codex login could not be refreshed. Check the rotation function's logs; for a permanent failure renew the login (README: Tokens that stay valid).",
+      metric: this.rotationFn.metricErrors({ period: Duration.minutes(5), statistic: "Sum" }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    alarm.addAlarmAction(new SnsAction(alarmTopic));
+
     this.tokensSecret.grantRead(this.fn);
     this.apiKeysSecret.grantRead(this.fn);
 
@@ -95,9 +110,13 @@ export class ProxyStack extends Stack {
       id: "AwsSolutions-SMG4",
       reason: "Client API keys are rotated by the owner, without downtime, by adding a key to the {\"keys\": [...]} list and removing the old one later.",
     });
-    Validations.of(this.tokensSecret).acknowledge({
-      id: "AwsSolutions-SMG4",
-      reason: "The Codex login is refreshed by the proxy from its refresh token; Secrets Manager rotation is not used for this secret yet.",
+    Validations.of(this.rotationFn.role as Role).acknowledge({
+      id: "AwsSolutions-IAM5[Resource::*]",
+      reason: "CDK's rotation schedule grants secretsmanager:GetRandomPassword, which has no resource scope; every secret permission is scoped to the tokens secret.",
+    });
+    Validations.of(alarmTopic).acknowledge({
+      id: "AwsSolutions-SNS2",
+      reason: "CloudWatch alarms cannot publish to a topic encrypted with the AWS managed SNS key, and the alarm carries no secret.",
     });
 
     const region = Stack.of(this).region;
@@ -111,6 +130,55 @@ export class ProxyStack extends Stack {
     new CfnOutput(this, "GetApiKeyCommand", {
       value: `aws secretsmanager get-secret-value --secret-id ${this.apiKeysSecret.secretName} --region ${region} --query SecretString --output text`,
       description: "Prints the proxy's client API key(s)",
+    });
+    new CfnOutput(this, "RotationAlarmTopicArn", { value: alarmTopic.topicArn, description: "Alarm on failed login refreshes" });
+    new CfnOutput(this, "SubscribeToAlarmCommand", {
+      value: `aws sns subscribe --topic-arn ${alarmTopic.topicArn} --protocol email --notification-endpoint you@example.com --region ${region}`,
+      description: "Sends the rotation-failure alarm to your email",
+    });
+  }
+
+  /** An ESM, minified, source-mapped Node 24 arm64 function bundled by the local esbuild, with its own log group and role. */
+  private bundledFunction(
+    id: string,
+    props: {
+      entry: string;
+      description: string;
+      memorySize: number;
+      timeout: Duration;
+      environment: Record<string, string>;
+      retention: RetentionDays | undefined;
+      reservedConcurrentExecutions?: number;
+    },
+  ): NodejsFunction {
+    const logGroup = new LogGroup(this, `${id}Logs`, { retention: props.retention ?? RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const role = new Role(this, `${id}Role`, { assumedBy: new ServicePrincipal("lambda.amazonaws.com"), description: `codex-openai-proxy ${id}` });
+    role.addToPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resources: [logGroup.logGroupArn] }));
+    return new NodejsFunction(this, id, {
+      entry: `${ROOT}${props.entry}`,
+      handler: "handler",
+      projectRoot: ROOT,
+      depsLockFilePath: `${ROOT}package-lock.json`,
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      role,
+      logGroup,
+      environment: props.environment,
+      description: props.description,
+      ...(props.reservedConcurrentExecutions === undefined ? {} : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
+      bundling: {
+        format: OutputFormat.ESM,
+        target: "node22",
+        minify: true,
+        sourceMap: true,
+        externalModules: [],
+        forceDockerBundling: false,
+        mainFields: ["module", "main"],
+        // CommonJS dependencies call require(); give the ESM bundle one.
+        banner: "import { createRequire as __cjsRequire } from 'node:module'; const require = __cjsRequire(import.meta.url);",
+      },
     });
   }
 }

@@ -2,14 +2,15 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-export function bundleDirIn(assemblyDir: string, stackName: string): string {
+/** `functionId` is the construct id in the stack: "Proxy" (the proxy) or "Rotation". */
+export function bundleDirIn(assemblyDir: string, stackName: string, functionId = "Proxy"): string {
   const templatePath = join(assemblyDir, `${stackName}.template.json`);
   if (!existsSync(templatePath)) throw new Error(`${templatePath} not found: run \`npx cdk synth\` first`);
   const template = JSON.parse(readFileSync(templatePath, "utf8")) as {
-    Resources: Record<string, { Type: string; Metadata?: Record<string, unknown>; Properties?: { Handler?: string } }>;
+    Resources: Record<string, { Type: string; Metadata?: Record<string, unknown> }>;
   };
-  const fn = Object.values(template.Resources).find((r) => r.Type === "AWS::Lambda::Function" && r.Properties?.Handler === "index.handler");
+  const fn = Object.entries(template.Resources).find(([id, r]) => r.Type === "AWS::Lambda::Function" && new RegExp(`^${functionId}[0-9A-F]{8}$`).test(id))?.[1];
   const assetPath = fn?.Metadata?.["aws:asset:path"];
-  if (typeof assetPath !== "string") throw new Error(`no bundled proxy function in ${templatePath}`);
+  if (typeof assetPath !== "string") throw new Error(`no bundled function ${functionId} in ${templatePath}`);
   return join(assemblyDir, assetPath);
 }

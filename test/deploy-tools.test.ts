@@ -34,6 +34,7 @@ const isolated = (extra: Record<string, string>) => ({
   PATH: process.env.PATH ?? "",
   HOME: dir,
   AWS_EC2_METADATA_DISABLED: "true",
+  CODEX_REFRESH_URL: "http://127.0.0.1:9/no-oauth-in-tests",
   AWS_CONFIG_FILE: join(dir, "no-aws-config"),
   AWS_SHARED_CREDENTIALS_FILE: join(dir, "no-aws-credentials"),
   ...extra,

@@ -3,8 +3,8 @@
  * Upstream bodies come from the recorded fixtures.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fixtureJson, recorded, sseFixtureEvents } from "./support/fixtures.js";
-import { chatBody, readSse, startProxy, type RunningProxy } from "./support/proxy.js";
+import { accessToken, fixtureJson, recorded, sseFixtureEvents } from "./support/fixtures.js";
+import { ACCOUNT_ID, chatBody, readSse, startProxy, type RunningProxy } from "./support/proxy.js";
 
 const NOW = 1777922696_000; // 13872 s before the fixture's resets_at (1777936568)
 let proxy: RunningProxy;
@@ -131,13 +131,28 @@ describe("request validation -> 400", () => {
 });
 
 describe("upstream failures before the first byte keep their real status", () => {
-  it("401 -> 401 saying the login needs refreshing", async () => {
+  it("401 with a login that cannot be refreshed -> 401 saying the login needs renewing", async () => {
+    const [sample] = fixtureJson<{ status: number; body: unknown }[]>("error.401-auth.samples.json");
+    const other = await startProxy({ authJson: { tokens: { access_token: accessToken(ACCOUNT_ID), account_id: ACCOUNT_ID } }, env: { ALLOWED_MODELS: "gpt-5.5" } });
+    try {
+      other.codex.enqueue({ kind: "json", status: 401, body: sample?.body });
+      const res = await fetch(`${other.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody()) });
+      const error = await expectError(res, 401, { message: /token_invalidated: Your authentication token has been invalidated.*codex login/, code: "upstream_unauthorized" });
+      expect(error.message).toContain(other.authPath);
+      expect(other.codex.responsesCalls.length).toBe(1); // nothing newer on disk and no refresh token: no blind retry
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it("401 while the refresh endpoint is unreachable -> 503 to retry later, never a loop", async () => {
     const [sample] = fixtureJson<{ status: number; body: unknown }[]>("error.401-auth.samples.json");
     proxy.codex.enqueue({ kind: "json", status: 401, body: sample?.body });
     const before = proxy.codex.responsesCalls.length;
-    const error = await expectError(await post(chatBody()), 401, { message: /token_invalidated: Your authentication token has been invalidated.*codex login/, code: "upstream_unauthorized" });
-    expect(error.message).toContain(proxy.authPath);
-    expect(proxy.codex.responsesCalls.length).toBe(before + 1); // the file did not change: no blind retry
+    const res = await post(chatBody());
+    expect(res.headers.get("retry-after")).toBe("10");
+    await expectError(res, 503, { message: /could not be refreshed just now/, code: "login_refresh_unavailable" });
+    expect(proxy.codex.responsesCalls.length).toBe(before + 1);
   });
 
   it("429 usage_limit_reached -> 429 with Retry-After and the reset time", async () => {

@@ -34,6 +34,7 @@ describe.skipIf(!available)("the Lambda bundle under the real runtime", () => {
     CODEX_SECRET_ID: "codex-tokens",
     API_KEYS_SECRET_ID: "proxy-keys",
     CODEX_BASE_URL: codex.url,
+    CODEX_REFRESH_URL: "http://127.0.0.1:9/no-oauth-in-tests",
     LOG_LEVEL: "debug",
     NODE_OPTIONS: "--enable-source-maps",
     ...extra,

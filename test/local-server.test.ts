@@ -27,7 +27,7 @@ afterEach(() => {
 function start(args: string[], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, ["--import", "tsx", "lambda/local.ts", ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: dir, ...env },
+    env: { PATH: process.env.PATH ?? "", HOME: dir, CODEX_REFRESH_URL: "http://127.0.0.1:9/no-oauth-in-tests", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   started.push(child);

@@ -22,11 +22,13 @@ describe("ProxyStack", () => {
     template.hasResourceProperties("AWS::Lambda::Url", { AuthType: "NONE", InvokeMode: "RESPONSE_STREAM" });
     template.hasResourceProperties("AWS::Lambda::Permission", { Action: "lambda:InvokeFunctionUrl", Principal: "*", FunctionUrlAuthType: "NONE" });
     template.hasResourceProperties("AWS::Lambda::Permission", { Action: "lambda:InvokeFunction", Principal: "*", InvokedViaFunctionUrl: true });
-    template.resourceCountIs("AWS::Lambda::Permission", 2);
+    template.hasResourceProperties("AWS::Lambda::Permission", { Action: "lambda:InvokeFunction", Principal: "secretsmanager.amazonaws.com" });
+    template.resourceCountIs("AWS::Lambda::Permission", 3);
   });
 
   it("runs the ESM bundle on Node 24, arm64, 256 MB, 15 minutes, with its environment", () => {
     template.hasResourceProperties("AWS::Lambda::Function", {
+      Description: Match.stringLikeRegexp("^OpenAI Chat Completions proxy"),
       Runtime: "nodejs24.x",
       Architectures: ["arm64"],
       MemorySize: 256,
@@ -53,27 +55,80 @@ describe("ProxyStack", () => {
     expect(keys?.Properties.GenerateSecretString).toEqual({ SecretStringTemplate: "{}", GenerateStringKey: "key", ExcludePunctuation: true, PasswordLength: 48 });
   });
 
-  it("grants read on exactly the two secrets, and logs on its own log group, nothing broader", () => {
+  it("gives each function exactly the permissions it needs, nothing broader", () => {
     const policies = template.findResources("AWS::IAM::Policy");
-    const statements = Object.values(policies).flatMap((p) => (p.Properties.PolicyDocument as { Statement: { Action: string[]; Resource: unknown }[] }).Statement);
-    expect(statements).toEqual([
-      { Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Effect: "Allow", Resource: { "Fn::GetAtt": [expect.stringMatching(/^ProxyLogs/), "Arn"] } },
-      { Action: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], Effect: "Allow", Resource: { Ref: expect.stringMatching(/^CodexTokens/) } },
-      { Action: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], Effect: "Allow", Resource: { Ref: expect.stringMatching(/^ApiKeys/) } },
+    const statementsOf = (prefix: string) =>
+      Object.entries(policies)
+        .filter(([id]) => id.startsWith(prefix))
+        .flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement);
+    const ref = (prefix: string) => ({ Ref: expect.stringMatching(new RegExp(`^${prefix}`)) });
+    const arn = (prefix: string) => ({ "Fn::GetAtt": [expect.stringMatching(new RegExp(`^${prefix}`)), "Arn"] });
+    // the proxy reads both secrets and may only *ask* for a rotation; it never writes a secret
+    expect(statementsOf("ProxyRole")).toEqual([
+      { Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Effect: "Allow", Resource: arn("ProxyLogs") },
+      { Action: "secretsmanager:RotateSecret", Effect: "Allow", Resource: ref("CodexTokens") },
+      { Action: "lambda:InvokeFunction", Effect: "Allow", Resource: arn("Rotation") },
+      { Action: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], Effect: "Allow", Resource: ref("CodexTokens") },
+      { Action: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], Effect: "Allow", Resource: ref("ApiKeys") },
     ]);
-    expect(JSON.stringify(statements)).not.toContain('"*"');
+    // only the rotation function writes the tokens secret
+    expect(statementsOf("RotationRole")).toEqual([
+      { Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Effect: "Allow", Resource: arn("RotationLogs") },
+      {
+        Action: ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"],
+        Effect: "Allow",
+        Resource: ref("CodexTokens"),
+      },
+      { Action: "secretsmanager:GetRandomPassword", Effect: "Allow", Resource: "*" },
+      { Action: "secretsmanager:TagResource", Effect: "Allow", Resource: ref("CodexTokens") },
+    ]);
+    expect(Object.keys(policies).every((id) => id.startsWith("ProxyRole") || id.startsWith("RotationRole"))).toBe(true);
     template.resourceCountIs("AWS::IAM::ManagedPolicy", 0);
-    const roles = template.findResources("AWS::IAM::Role");
-    for (const role of Object.values(roles)) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    for (const role of Object.values(template.findResources("AWS::IAM::Role"))) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it("rotates the login daily with the rotation function, and alarms on failures", () => {
+    template.hasResourceProperties("AWS::SecretsManager::RotationSchedule", {
+      SecretId: { Ref: Match.stringLikeRegexp("^CodexTokens") },
+      RotationLambdaARN: { "Fn::GetAtt": [Match.stringLikeRegexp("^Rotation"), "Arn"] },
+      RotationRules: { ScheduleExpression: "rate(1 day)" },
+      RotateImmediatelyOnUpdate: false,
+    });
+    template.hasResourceProperties("AWS::Lambda::Function", { Description: Match.stringLikeRegexp("^Refreshes the Codex login"), Runtime: "nodejs24.x", Architectures: ["arm64"] });
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "Errors",
+      Namespace: "AWS/Lambda",
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      AlarmActions: [{ Ref: Match.stringLikeRegexp("^RotationAlarmTopic") }],
+    });
+  });
+
+  it("refuses a rotation interval Secrets Manager would refuse", () => {
+    const dir = mkdtempSync(join(tmpdir(), "codex-proxy-cdk-bad-"));
+    try {
+      expect(() => buildApp({ outdir: dir, context: { rotationHours: "2", "aws:cdk:bundling-stacks": [] } })).toThrow(/rotationHours must be a whole number from 4 to 24000/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("sets a log retention", () => {
-    template.hasResourceProperties("AWS::Logs::LogGroup", { RetentionInDays: 30 });
+    template.resourceCountIs("AWS::Logs::LogGroup", 2);
+    template.allResourcesProperties("AWS::Logs::LogGroup", { RetentionInDays: 30 });
   });
 
   it("outputs the /v1 base URL, both secret names and the two commands", () => {
     const outputs = template.findOutputs("*");
-    expect(Object.keys(outputs).sort()).toEqual(["ApiKeysSecretName", "BaseUrl", "GetApiKeyCommand", "TokensSecretName", "UploadTokensCommand"]);
+    expect(Object.keys(outputs).sort()).toEqual([
+      "ApiKeysSecretName",
+      "BaseUrl",
+      "GetApiKeyCommand",
+      "RotationAlarmTopicArn",
+      "SubscribeToAlarmCommand",
+      "TokensSecretName",
+      "UploadTokensCommand",
+    ]);
     expect(JSON.stringify(outputs.BaseUrl?.Value)).toContain('"v1"');
     expect(JSON.stringify(outputs.UploadTokensCommand?.Value)).toContain("npm run tokens:upload -- --secret-id ");
     expect(JSON.stringify(outputs.GetApiKeyCommand?.Value)).toContain("aws secretsmanager get-secret-value --secret-id ");

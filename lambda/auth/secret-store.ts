@@ -110,7 +110,7 @@ export class SecretTokenSource implements TokenSource {
       this.log.info("asked Secrets Manager to rotate the login", { secret_id: this.secretId });
     } catch (err) {
       const name = (err as { name?: string }).name;
-      if (name === "InvalidRequestException" && /rotation|in progress|isn't complete/i.test((err as Error).message)) return;
+      if (name === "InvalidRequestException" && /isn't complete|in progress|already/i.test((err as Error).message)) return;
       throw secretError(err, this.secretId);
     }
   }

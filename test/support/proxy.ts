@@ -53,7 +53,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const authPath = join(dir, "auth.json");
   writeFileSync(authPath, JSON.stringify(options.authJson ?? authJson()), { mode: 0o600 });
   const log = createLogger("debug", (line) => options.logLines?.push(line));
-  const config = readCoreConfig({ CODEX_BASE_URL: codex.url, LOG_LEVEL: "debug", ...options.env });
+  // Nothing may leave loopback: without a fake OAuth endpoint, refreshes go to a closed local port.
+  const config = readCoreConfig({ CODEX_BASE_URL: codex.url, CODEX_REFRESH_URL: "http://127.0.0.1:9/no-oauth-in-tests", LOG_LEVEL: "debug", ...options.env });
   const fetch = createUpstreamFetch(config.upstreamProxyUrl);
   const deps: AppDeps = {
     tokens: FileTokenSource.load(authPath, { refresh: { url: config.refreshUrl, fetch, backoffMs: [20, 40] }, log, ...(options.clock ? { now: options.clock } : {}) }),

@@ -209,6 +209,37 @@ describe.skipIf(!available)("the Lambda bundle under the real runtime", () => {
     }
   });
 
+  it("an expired login: the function asks Secrets Manager to rotate, waits, and answers", async () => {
+    const { FakeOAuth, loginDoc } = await import("./support/fake-oauth.js");
+    const { createRotationHandler } = await import("../lambda/rotation.js");
+    const { SecretsManagerClient } = await import("@aws-sdk/client-secrets-manager");
+    const { createLogger } = await import("../lambda/log.js");
+    const oauth = await new FakeOAuth(ACCOUNT_ID).start();
+    const client = new SecretsManagerClient(sm.clientConfig);
+    try {
+      sm.create("expiring-tokens", JSON.stringify(loginDoc(ACCOUNT_ID, oauth.issue({ expiredAccess: true }))));
+      const rotate = createRotationHandler({ client, refresh: { url: oauth.url, fetch: globalThis.fetch }, log: createLogger("silent") });
+      sm.onRotate = async (secretId, token) => {
+        for (const Step of ["createSecret", "setSecret", "testSecret", "finishSecret"] as const) await rotate({ Step, SecretId: secretId, ClientRequestToken: token });
+      };
+      const rotating = await startEmulator({ bundleDir: bundle.bundleDir, env: env({ CODEX_SECRET_ID: "expiring-tokens" }) }, logs);
+      try {
+        codex.always((req) => (oauth.accepts(req.headers.authorization) ? { kind: "sse", events: TEXT } : { kind: "json", status: 401, body: { error: { code: "token_expired", message: "expired" } } }));
+        const res = await post(rotating.url, chatBody({ stream: true }));
+        expect(res.status).toBe(200);
+        expect((await readSse(res)).at(-1)).toBe("[DONE]");
+        expect(sm.count("RotateSecret")).toBeGreaterThanOrEqual(1);
+        expect(oauth.calls.length).toBe(1);
+      } finally {
+        await rotating.stop();
+      }
+    } finally {
+      sm.onRotate = undefined;
+      client.destroy();
+      await oauth.stop();
+    }
+  });
+
   it("never logs a secret", () => {
     const all = logs.join("\n");
     expect(all).not.toContain(KEY);

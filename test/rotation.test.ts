@@ -3,6 +3,9 @@
  * protocol) and the fake OAuth endpoint with single-use refresh tokens.
  */
 import { RotateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DEAD_LOGIN_TAG } from "../lambda/auth/login-marks.js";
 import { createLogger } from "../lambda/log.js";
@@ -133,4 +136,22 @@ describe("rotation steps", () => {
     await expect(step("createSecret", "unknown-token")).rejects.toThrow(/has no stage for rotation/);
     expect(oauth.calls.length).toBe(1);
   });
+});
+
+describe("the bundled rotation function", () => {
+  it("rotates the secret from the artifact cdk synth wrote", async () => {
+    const { synthBundle } = await import("./support/lambda.js");
+    const bundle = synthBundle();
+    try {
+      Object.assign(process.env, sm.env, { CODEX_REFRESH_URL: oauth.url, LOG_LEVEL: "silent" });
+      const mod = (await import(pathToFileURL(join(bundle.rotationDir, "index.mjs")).href)) as { handler: (e: RotationEvent) => Promise<void> };
+      const token = await startRotation();
+      for (const Step of STEPS) await mod.handler({ Step, SecretId: SECRET, ClientRequestToken: token });
+      expect(oauth.calls.length).toBe(1);
+      expect(stagesOf()[token]).toEqual(["AWSCURRENT"]);
+      expect(oauth.accepts(`Bearer ${current().tokens.access_token}`)).toBe(true);
+    } finally {
+      rmSync(bundle.outdir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

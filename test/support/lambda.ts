@@ -17,11 +17,11 @@ export function ricInstalled(): boolean {
 }
 
 /** Runs `cdk synth` in-process into a temp dir and returns the bundled function's folder. */
-export function synthBundle(): { outdir: string; bundleDir: string } {
+export function synthBundle(): { outdir: string; bundleDir: string; rotationDir: string } {
   const outdir = mkdtempSync(join(tmpdir(), "codex-proxy-synth-"));
   const { app, stack } = buildApp({ outdir, context: { "aws:cdk:enable-asset-metadata": true } });
   app.synth();
-  return { outdir, bundleDir: bundleDirIn(outdir, stack.stackName) };
+  return { outdir, bundleDir: bundleDirIn(outdir, stack.stackName), rotationDir: bundleDirIn(outdir, stack.stackName, "Rotation") };
 }
 
 export async function startEmulator(options: EmulatorOptions, logs: string[] = []): Promise<LambdaEmulator> {

@@ -16,7 +16,7 @@ import {
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
-import { parseAuthJson } from "./auth/auth-json.js";
+import { parseAuthJson, type ParsedAuth } from "./auth/auth-json.js";
 import { isExpired } from "./auth/freshness.js";
 import { isMarkedDead, markDead } from "./auth/login-marks.js";
 import { applyRefresh, refreshWithRetry, RefreshError, type RefreshOptions } from "./auth/oauth.js";
@@ -40,6 +40,14 @@ export interface RotationDeps {
 
 const isNotFound = (err: unknown) => (err as { name?: string }).name === "ResourceNotFoundException";
 
+function refreshable(text: string): ParsedAuth | undefined {
+  try {
+    return parseAuthJson(text, "the secret");
+  } catch {
+    return undefined;
+  }
+}
+
 export function createRotationHandler(deps: RotationDeps): (event: RotationEvent) => Promise<void> {
   const { client, log } = deps;
   const now = deps.now ?? Date.now;
@@ -53,8 +61,14 @@ export function createRotationHandler(deps: RotationDeps): (event: RotationEvent
       if (!isNotFound(err)) throw err;
     }
     const current = await client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: "AWSCURRENT" }));
-    const auth = parseAuthJson(current.SecretString ?? "", `The secret ${secretId}`);
-    if (!auth.refreshToken) throw new Error(`the login in ${secretId} has no refresh token; upload a new one with npm run tokens:upload`);
+    const currentText = current.SecretString ?? "";
+    const auth = refreshable(currentText);
+    if (!auth?.refreshToken) {
+      // Nothing to refresh (no login uploaded yet, or an API key): a no-op rotation, not an alarm.
+      await putWithRetry(secretId, token, currentText);
+      log.info("rotation: no refreshable login stored; nothing to refresh", { secret_id: secretId, step: "createSecret" });
+      return;
+    }
     if (await isMarkedDead(client, secretId, auth.refreshToken)) {
       throw new Error(`the login in ${secretId} was refused for good earlier; upload a new one with npm run tokens:upload (not refreshing again)`);
     }
@@ -96,8 +110,12 @@ export function createRotationHandler(deps: RotationDeps): (event: RotationEvent
 
   async function testSecret(secretId: string, token: string): Promise<void> {
     const pending = await client.send(new GetSecretValueCommand({ SecretId: secretId, VersionId: token, VersionStage: "AWSPENDING" }));
-    const auth = parseAuthJson(pending.SecretString ?? "", `The pending version ${token} of ${secretId}`);
-    if (auth.credentials.kind !== "chatgpt" || isExpired(auth, now())) {
+    const auth = refreshable(pending.SecretString ?? "");
+    if (!auth?.refreshToken) {
+      const current = await client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: "AWSCURRENT" }));
+      if (current.SecretString === pending.SecretString) return; // the no-op rotation above
+    }
+    if (!auth || auth.credentials.kind !== "chatgpt" || isExpired(auth, now())) {
       // Left in place on purpose: it is the only copy of the refreshed login.
       throw new Error(`the pending login of ${secretId} is not a usable ChatGPT login; it is kept as AWSPENDING`);
     }

@@ -129,6 +129,16 @@ describe("rotation steps", () => {
     expect(oauth.calls.length).toBe(1);
   });
 
+  it("with no login uploaded yet, a scheduled rotation is a quiet no-op, not a failure", async () => {
+    const placeholder = '{"placeholder":"run npm run tokens:upload"}';
+    sm.putCurrent(SECRET, placeholder);
+    const token = await startRotation();
+    for (const s of STEPS) await step(s, token);
+    expect(sm.current(SECRET)).toBe(placeholder);
+    expect(oauth.calls.length).toBe(0);
+    expect(logs.some((l) => l.includes("nothing to refresh"))).toBe(true);
+  });
+
   it("refuses a version that is not pending, and does nothing for one already current", async () => {
     const token = await startRotation();
     for (const s of STEPS) await step(s, token);

@@ -61,7 +61,11 @@ export async function handleChat(request: Request, ctx: ChatContext): Promise<Re
       throw first.value.error;
     }
 
-    if (!converted.stream) return await collect(first.value, frames);
+    if (!converted.stream) {
+      const response = await collect(first.value, frames);
+      request.signal.removeEventListener("abort", onClientGone);
+      return response;
+    }
 
     return new Response(
       sseBody([first.value], frames, {

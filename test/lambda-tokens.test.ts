@@ -98,6 +98,18 @@ describe("Lambda mode: rotation instead of refresh", () => {
     expect(codex.responsesCalls.every((r) => r.headers.authorization)).toBe(true);
   });
 
+  it("many requests inside the expiry window cause one rotation, not one per request", async () => {
+    oauth.accessTtlS = 120;
+    await startProxy(oauth.issue());
+    oauth.accessTtlS = 3600;
+    for (let i = 0; i < 15; i++) {
+      expect((await ask()).status).toBe(200);
+      await sm.rotationsSettled;
+    }
+    expect(oauth.calls.length).toBe(1);
+    expect(sm.count("RotateSecret")).toBe(1);
+  });
+
   it("a permanent failure: 401 with how to renew, no loop, the secret unchanged", async () => {
     const login = oauth.issue({ expiredAccess: true });
     oauth.spoil(login.refresh, "refresh_token_expired");

@@ -107,6 +107,15 @@ describe("refresh in one process", () => {
     },
   );
 
+  it("while the token endpoint is down, a still-valid token keeps serving without a refresh attempt per request", async () => {
+    oauth.accessTtlS = 120;
+    const p = await start(oauth.issue());
+    oauth.accessTtlS = 3600;
+    oauth.failNext = 1000;
+    for (let i = 0; i < 5; i++) expect((await ask(p.baseURL)).status).toBe(200);
+    expect(oauth.calls.length).toBe(3); // one attempt with its two retries, then a cool-down
+  });
+
   it("transient failures back off and retry", async () => {
     const p = await start(oauth.issue({ expiredAccess: true }));
     oauth.failNext = 2;

@@ -30,6 +30,7 @@ export class FileTokenSource implements TokenSource {
   private current: ParsedAuth;
   private inflight: Promise<ParsedAuth> | undefined;
   private dead: { refreshToken: string; error: ProxyError } | undefined;
+  private proactiveRetryAt = 0;
   private readonly now: () => number;
   private readonly log: Logger;
 
@@ -64,11 +65,14 @@ export class FileTokenSource implements TokenSource {
   async get(): Promise<Credentials> {
     const current = this.current;
     if (!this.options.refresh || !refreshDue(current, this.now())) return current.credentials;
+    const expired = isExpired(current, this.now());
+    if (!expired && this.now() < this.proactiveRetryAt) return current.credentials;
     try {
       return (await this.refresh(current, false)).credentials;
     } catch (err) {
-      // A proactive refresh that failed does not stop a token that still works.
-      if (isExpired(current, this.now())) throw err;
+      // A proactive refresh that failed does not stop a token that still works; try again later.
+      if (expired) throw err;
+      this.proactiveRetryAt = this.now() + 60_000;
       return current.credentials;
     }
   }

@@ -34,6 +34,7 @@ export class SecretTokenSource implements TokenSource {
   readonly loginHint = UPLOAD_HINT;
   private readonly cache: TtlCache<ParsedAuth>;
   private renewing: Promise<ParsedAuth> | undefined;
+  private nextNudgeAt = 0;
   private readonly now: () => number;
   private readonly log: Logger;
 
@@ -51,9 +52,27 @@ export class SecretTokenSource implements TokenSource {
     const auth = await this.cache.get();
     if (!refreshDue(auth, this.now())) return auth.credentials;
     if (isExpired(auth, this.now())) return (await this.renew(auth)).credentials;
-    // Still valid for a few minutes: start the rotation and keep serving with the current token.
-    void this.requestRotation().catch((err: unknown) => this.log.warn("could not start a rotation", { error: String(err) }));
-    return auth.credentials;
+    // Still valid for a few minutes: see that a rotation runs, and keep serving meanwhile.
+    return (await this.nudge(auth)).credentials;
+  }
+
+  /**
+   * Asks for a rotation of a login that is about to expire — after re-reading the secret, since
+   * the rotation may already have happened (this instance's cache is up to a TTL old), and at most
+   * once a minute per instance: every RotateSecret after a finished rotation would refresh again.
+   */
+  private async nudge(auth: ParsedAuth): Promise<ParsedAuth> {
+    if (this.now() < this.nextNudgeAt) return auth;
+    this.nextNudgeAt = this.now() + 60_000;
+    try {
+      const fresh = await this.cache.refresh();
+      if (!refreshDue(fresh, this.now())) return fresh;
+      await this.requestRotation();
+      return fresh;
+    } catch (err) {
+      this.log.warn("could not start a rotation; the current token is still valid", { error: String(err) });
+      return auth;
+    }
   }
 
   async recover(rejected: Credentials): Promise<Credentials | undefined> {
@@ -72,6 +91,8 @@ export class SecretTokenSource implements TokenSource {
   }
 
   private async rotateAndWait(basis: ParsedAuth): Promise<ParsedAuth> {
+    const latest = await this.cache.refresh();
+    if (!sameCredentials(latest.credentials, basis.credentials)) return latest; // rotated meanwhile
     await this.failIfDead(basis);
     await this.requestRotation();
     const waitMs = this.options.rotationWaitMs ?? 25_000;

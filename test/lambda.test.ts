@@ -7,10 +7,9 @@ import OpenAI from "openai";
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LambdaEmulator } from "../bin/lambda-emulator.js";
-import type { CodexEvent } from "../lambda/codex/types.js";
 import { FakeCodex } from "./support/fake-codex.js";
 import { FakeSecretsManager } from "./support/fake-secrets-manager.js";
-import { accessToken, fixtureJson, recorded, sseFixtureEvents } from "./support/fixtures.js";
+import { accessToken, fixtureJson, longTextTurn, recorded, sseFixtureEvents } from "./support/fixtures.js";
 import { ricInstalled, startEmulator, synthBundle } from "./support/lambda.js";
 import { ACCOUNT_ID, authJson, chatBody, readSse } from "./support/proxy.js";
 
@@ -99,12 +98,8 @@ describe.skipIf(!available)("the Lambda bundle under the real runtime", () => {
     expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
   });
 
-  it("keeps a slow reading client intact, with backpressure reaching the upstream", async () => {
-    const deltas = TEXT.filter((e) => e.type === "response.output_text.delta");
-    const filler: CodexEvent[] = Array.from({ length: 4000 }, (_, i) => ({ ...(deltas[i % deltas.length] as CodexEvent), delta: `${"x".repeat(200)}${i};` }));
-    const events = [...TEXT.slice(0, 10), ...filler, ...TEXT.slice(-4)];
-    codex.enqueue({ kind: "sse", events, chunkSize: 16_384 });
-    const drainBefore = codex.drainWaits;
+  it("keeps a slow reading client's long answer intact", async () => {
+    codex.enqueue({ kind: "sse", events: longTextTurn(4000), chunkSize: 16_384 });
     const res = await post(lambda.url, chatBody({ stream: true }));
     const reader = res.body!.getReader();
     let raw = "";
@@ -119,7 +114,6 @@ describe.skipIf(!available)("the Lambda bundle under the real runtime", () => {
     expect(frames.at(-1)).toBe("[DONE]");
     const content = frames.slice(0, -1).map((f) => (JSON.parse(f) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? "").join("");
     for (const i of [0, 1234, 3999]) expect(content).toContain(`${i};`);
-    expect(codex.drainWaits).toBeGreaterThan(drainBefore);
   });
 
   it("an upstream failure before the first byte keeps its status through the Function URL", async () => {

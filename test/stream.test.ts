@@ -6,8 +6,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CodexEvent } from "../lambda/codex/types.js";
 import { ChatStreamConverter, type StreamFrame } from "../lambda/convert/stream.js";
 import { ToolNames } from "../lambda/convert/tool-names.js";
+import { sseBody } from "../lambda/http/sse.js";
 import type { ChatChunk } from "../lambda/openai/types.js";
-import { recorded, recordedTurns, sseFixtureEvents } from "./support/fixtures.js";
+import { longTextTurn, recorded, recordedTurns, sseFixtureEvents } from "./support/fixtures.js";
 import { chatBody, readSse, startProxy, type RunningProxy } from "./support/proxy.js";
 
 function convert(events: readonly CodexEvent[], includeUsage = true, toolNames = new ToolNames()): StreamFrame[] {
@@ -130,6 +131,28 @@ describe("ChatStreamConverter on recorded streams", () => {
   });
 });
 
+describe("SSE body backpressure", () => {
+  it("pulls an upstream frame only when the reader asks for one", async () => {
+    let pulled = 0;
+    const chunk = (n: number): StreamFrame => ({ kind: "chunk", chunk: { id: "c", object: "chat.completion.chunk", created: 0, model: "m", choices: [{ index: 0, delta: { content: String(n) }, finish_reason: null, logprobs: null }] } });
+    async function* upstream(): AsyncGenerator<StreamFrame> {
+      for (let n = 0; n < 1000; n++) {
+        pulled++;
+        yield chunk(n);
+      }
+      yield { kind: "done" };
+    }
+    const body = sseBody([], upstream(), { keepAliveMs: 60_000, onEnd: () => {} });
+    const reader = body.getReader();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pulled).toBeLessThanOrEqual(2); // nothing read yet: at most the stream's own small buffer
+    for (let i = 0; i < 10; i++) await reader.read();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pulled).toBeLessThanOrEqual(12);
+    await reader.cancel();
+  });
+});
+
 describe("through the proxy", () => {
   let proxy: RunningProxy;
   beforeEach(async () => {
@@ -193,6 +216,30 @@ describe("through the proxy", () => {
     await reader.read();
     client.abort();
     await expect.poll(() => proxy.codex.abortedResponses, { timeout: 5000 }).toBe(1);
+  });
+
+  it("a slow reader gets every byte of a long answer intact", async () => {
+    proxy.codex.enqueue({ kind: "sse", events: longTextTurn(6000), chunkSize: 16_384 });
+    const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody({ stream: true })) });
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let raw = "";
+    for (let i = 0; ; i++) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      raw += decoder.decode(value, { stream: true });
+      if (i < 40) await new Promise((r) => setTimeout(r, 25));
+    }
+    const frames = raw.split("\n\n").filter((b) => b.startsWith("data: ")).map((b) => b.slice(6));
+    expect(frames.at(-1)).toBe("[DONE]");
+    const content = frames.slice(0, -1).map((f) => (JSON.parse(f) as ChatChunk).choices[0]?.delta.content ?? "").join("");
+    for (const i of [0, 2999, 5999]) expect(content).toContain(`${"x".repeat(200)}${i};`);
+  });
+
+  it("HEAD /health answers without a body", async () => {
+    const res = await fetch(`${proxy.url}/health`, { method: "HEAD" });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe("");
   });
 
   it("restores a shortened tool name in the streamed answer", async () => {

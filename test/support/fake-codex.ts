@@ -46,8 +46,7 @@ export class FakeCodex {
   private readonly open = new Set<ServerResponse>();
   /** set when a client aborted a response this server was still writing */
   abortedResponses = 0;
-  /** times a write had to wait for the reader: backpressure reaching the upstream */
-  drainWaits = 0;
+
   url = "";
 
   constructor() {
@@ -133,10 +132,7 @@ export class FakeCodex {
       const size = nextSize();
       const ok = res.write(bytes.subarray(offset, offset + size));
       offset += size;
-      if (!ok) {
-        this.drainWaits++;
-        await new Promise((resolve) => res.once("drain", resolve));
-      }
+      if (!ok) await new Promise((resolve) => res.once("drain", resolve));
       if (reply.delayMs) await sleep(reply.delayMs);
     }
     if (!reply.hang) res.end();

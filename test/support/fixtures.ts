@@ -56,3 +56,14 @@ export function fakeJwt(claims: Record<string, unknown>): string {
 export function accessToken(accountId: string, expSeconds = Math.floor(Date.now() / 1000) + 3600, extra: Record<string, unknown> = {}): string {
   return fakeJwt({ exp: expSeconds, "https://api.openai.com/auth": { chatgpt_account_id: accountId, chatgpt_plan_type: "plus" }, ...extra });
 }
+
+/**
+ * A long answer built from a recorded text turn: its text deltas repeated `count` times with a
+ * numbered 200-character payload each (about 60 KB of SSE per 200 deltas).
+ */
+export function longTextTurn(count: number): CodexEvent[] {
+  const turn = recorded("recorded.github-copilot-id-rotation.1.jsonl");
+  const deltas = turn.filter((e) => e.type === "response.output_text.delta");
+  const filler = Array.from({ length: count }, (_, i): CodexEvent => ({ ...(deltas[i % deltas.length] as CodexEvent), delta: `${"x".repeat(200)}${i};` }));
+  return [...turn.slice(0, 10), ...filler, ...turn.slice(-4)];
+}

@@ -131,6 +131,10 @@ export function createApp(deps: AppDeps): AppHandle {
       });
       return finish(response);
     } catch (err) {
+      if (request.signal.aborted) {
+        // The client left while we waited upstream; nobody will read this answer.
+        return finish(new ProxyError(499, "The client closed the request.", { code: "client_closed_request" }).toResponse(), { error_code: "client_closed_request" });
+      }
       const error = toProxyError(err);
       if (error.status >= 500 && !(err instanceof ProxyError)) {
         log.error("unexpected failure", { ...fields, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });

@@ -242,6 +242,23 @@ describe("through the proxy", () => {
     expect(await res.text()).toBe("");
   });
 
+  it("a client that leaves before the first byte is logged as such, not as a failure", async () => {
+    const lines: string[] = [];
+    const quiet = await startProxy({ logLines: lines, env: { ALLOWED_MODELS: "gpt-5.5" } });
+    try {
+      quiet.codex.enqueue({ kind: "sse", events: recorded("recorded.openai-phase.1.jsonl"), firstByteDelayMs: 2000 });
+      const client = new AbortController();
+      const pending = fetch(`${quiet.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody({ stream: true })), signal: client.signal });
+      await expect.poll(() => quiet.codex.responsesCalls.length).toBe(1);
+      client.abort();
+      await expect(pending).rejects.toThrow();
+      await expect.poll(() => lines.some((l) => l.includes('"status":499')), { timeout: 5000 }).toBe(true);
+      expect(lines.some((l) => l.includes("unexpected failure"))).toBe(false);
+    } finally {
+      await quiet.stop();
+    }
+  });
+
   it("restores a shortened tool name in the streamed answer", async () => {
     const long = `mcp__github__${"create_or_update_file_contents_".repeat(3)}`;
     const events = recorded("recorded.openai-client-tool-search.2.jsonl");

@@ -155,6 +155,17 @@ describe("upstream failures before the first byte keep their real status", () =>
     expect(proxy.codex.responsesCalls.length).toBe(before + 1);
   });
 
+  it("a JSON 403 (not a challenge page) -> 401 about the login", async () => {
+    const other = await startProxy({ authJson: { tokens: { access_token: accessToken(ACCOUNT_ID), account_id: ACCOUNT_ID } }, env: { ALLOWED_MODELS: "gpt-5.5" } });
+    try {
+      other.codex.enqueue({ kind: "json", status: 403, body: { detail: "Forbidden for this account" } });
+      const res = await fetch(`${other.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody()) });
+      await expectError(res, 401, { message: /rejected the ChatGPT login \(Forbidden for this account\)/, code: "upstream_unauthorized" });
+    } finally {
+      await other.stop();
+    }
+  });
+
   it("429 usage_limit_reached -> 429 with Retry-After and the reset time", async () => {
     proxy.codex.enqueue({ kind: "json", status: 429, body: fixtureJson("error.429-usage-limit-reached.body.json") });
     const res = await post(chatBody());
@@ -227,6 +238,28 @@ describe("upstream failures before the first byte keep their real status", () =>
     try {
       const res = await fetch(`${other.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody()) });
       await expectError(res, 502, { message: /Cannot reach the Codex backend at 127\.0\.0\.1:9/, code: "upstream_unreachable" });
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
+describe("an upstream that goes silent", () => {
+  it("before the first meaningful event -> 504; after it -> an in-band error", async () => {
+    const other = await startProxy({ env: { ALLOWED_MODELS: "gpt-5.5" }, limits: { idleTimeoutMs: 300, keepAliveMs: 60_000 } });
+    try {
+      const text = recorded("recorded.github-copilot-id-rotation.1.jsonl");
+      other.codex.enqueue({ kind: "sse", events: text.slice(0, 1), hang: true });
+      const early = await fetch(`${other.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody({ stream: true })) });
+      await expectError(early, 504, { message: /sent nothing for 0 s/, code: "upstream_idle_timeout" });
+
+      other.codex.enqueue({ kind: "sse", events: text.slice(0, 12), hang: true });
+      const late = await fetch(`${other.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody({ stream: true })) });
+      expect(late.status).toBe(200);
+      const frames = await readSse(late);
+      expect(frames).not.toContain("[DONE]");
+      expect((frames.at(-1) as { error: { code: string } }).error.code).toBe("upstream_idle_timeout");
+      await expect.poll(() => other.codex.abortedResponses).toBe(2); // both hanging upstream calls were closed
     } finally {
       await other.stop();
     }

@@ -116,6 +116,7 @@ export class FakeCodex {
       if (!res.writableFinished) this.abortedResponses++;
     });
     res.writeHead(200, { "content-type": "text/event-stream", "x-request-id": "req_fake" });
+    res.flushHeaders(); // as a real SSE server does, before its first event
     const events = reply.cutAfterEvents === undefined ? reply.events : reply.events.slice(0, reply.cutAfterEvents);
     let bytes = Buffer.from(toSse(events));
     if (reply.cutAtByte !== undefined) bytes = bytes.subarray(0, reply.cutAtByte);

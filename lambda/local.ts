@@ -7,6 +7,7 @@ import { createApp } from "./app.js";
 import { AuthFileError } from "./auth/auth-json.js";
 import { StaticClientKeys } from "./auth/client-keys.js";
 import { FileTokenSource } from "./auth/file-store.js";
+import { keepFresh } from "./auth/keep-fresh.js";
 import type { Credentials, TokenSource } from "./auth/tokens.js";
 import { createUpstreamFetch, type Fetch } from "./codex/http.js";
 import { ConfigError, DEFAULTS, readLocalConfig, type LocalConfig } from "./config.js";
@@ -86,6 +87,7 @@ function main(): void {
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     log.info("listening", { url: `http://${host}:${port}/v1`, token_source: tokens.kind, auth_path: config.authPath, port });
     void models.list();
+    keepFresh(tokens, 3_600_000, log);
   });
   const stop = () => {
     server.close();

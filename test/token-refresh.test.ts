@@ -147,6 +147,33 @@ describe("refresh in one process", () => {
   });
 });
 
+describe("an idle proxy", () => {
+  it("refreshes a login that comes due without any request", async () => {
+    const { FileTokenSource } = await import("../lambda/auth/file-store.js");
+    const { keepFresh } = await import("../lambda/auth/keep-fresh.js");
+    const { createLogger } = await import("../lambda/log.js");
+    const { mkdtempSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "codex-proxy-idle-"));
+    try {
+      oauth.accessTtlS = 120; // due for refresh (inside the 5-minute window)
+      const path = join(dir, "auth.json");
+      writeFileSync(path, JSON.stringify(loginDoc(ACCOUNT_ID, oauth.issue())), { mode: 0o600 });
+      oauth.accessTtlS = 3600;
+      const tokens = FileTokenSource.load(path, { refresh: { url: oauth.url, fetch: globalThis.fetch } });
+      const stop = keepFresh(tokens, 50, createLogger("silent"));
+      await expect.poll(() => oauth.calls.length, { timeout: 3000 }).toBe(1);
+      await new Promise((r) => setTimeout(r, 200));
+      stop();
+      expect(oauth.calls.length).toBe(1); // refreshed once, then not due any more
+      expect(oauth.accepts(`Bearer ${stored(path).tokens.access_token}`)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("two processes sharing one auth.json", () => {
   it("make exactly one OAuth call and both keep working", async () => {
     const codex = await new FakeCodex().start();

@@ -8,7 +8,6 @@ import { ProxyError } from "../errors.js";
 import type { Fetch } from "../codex/http.js";
 
 export const CODEX_CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann";
-export const DEFAULT_REFRESH_URL = "https://auth.openai.com/oauth/token";
 
 /** Codes after which the login can only be renewed by logging in again. */
 const PERMANENT = new Set([

@@ -25,7 +25,7 @@ export class SecretClientKeys implements ClientKeyCheck {
     ttlMs = 300_000,
     private readonly now: () => number = Date.now,
   ) {
-    this.cache = new TtlCache(async () => parseKeys((await readSecret(client, secretId)).text, secretId), ttlMs, now);
+    this.cache = new TtlCache(async () => parseKeys(await readSecret(client, secretId), secretId), ttlMs, now);
   }
 
   async verify(authorization: string | null): Promise<void> {

@@ -45,7 +45,7 @@ export class SecretTokenSource implements TokenSource {
   ) {
     this.now = options.now ?? Date.now;
     this.log = options.log ?? silentLogger;
-    this.cache = new TtlCache(async () => parseSecret((await readSecret(client, secretId)).text, secretId), options.ttlMs ?? 300_000, this.now);
+    this.cache = new TtlCache(async () => parseSecret(await readSecret(client, secretId), secretId), options.ttlMs ?? 300_000, this.now);
   }
 
   async get(): Promise<Credentials> {

@@ -5,16 +5,11 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { ProxyError } from "../errors.js";
 
-export interface SecretText {
-  text: string;
-  versionId: string | undefined;
-}
-
-export async function readSecret(client: SecretsManagerClient, secretId: string, versionStage = "AWSCURRENT"): Promise<SecretText> {
+/** The text of the secret's AWSCURRENT version. */
+export async function readSecret(client: SecretsManagerClient, secretId: string): Promise<string> {
   try {
-    const out = await client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: versionStage }));
-    const text = out.SecretString ?? (out.SecretBinary ? Buffer.from(out.SecretBinary).toString("utf8") : "");
-    return { text, versionId: out.VersionId };
+    const out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+    return out.SecretString ?? (out.SecretBinary ? Buffer.from(out.SecretBinary).toString("utf8") : "");
   } catch (err) {
     throw secretError(err, secretId);
   }

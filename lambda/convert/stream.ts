@@ -49,7 +49,6 @@ export class ChatStreamConverter {
   private finished = false;
   private readonly calls = new Map<number, CallState>();
   private readonly texts = new Map<number, string>();
-  private readonly reasoning = new Map<number, string>();
   private lastReasoningKey: string | undefined;
   private lastTextIndex: number | undefined;
 
@@ -126,19 +125,15 @@ export class ChatStreamConverter {
     const key = `${event.type}:${index}:${event.summary_index ?? 0}`;
     const separator = this.lastReasoningKey !== undefined && this.lastReasoningKey !== key ? "\n\n" : "";
     this.lastReasoningKey = key;
-    return { reasoning_content: separator + this.track(this.reasoning, index, event.delta ?? "") };
+    return { reasoning_content: separator + (event.delta ?? "") };
   }
 
   /** Message text; a second message item (a final answer after a commentary preamble) starts a new paragraph. */
   private text(index: number, text: string): string {
     const separator = this.lastTextIndex !== undefined && this.lastTextIndex !== index ? "\n\n" : "";
     this.lastTextIndex = index;
-    return separator + this.track(this.texts, index, text);
-  }
-
-  private track(map: Map<number, string>, index: number, text: string): string {
-    map.set(index, (map.get(index) ?? "") + text);
-    return text;
+    this.texts.set(index, (this.texts.get(index) ?? "") + text);
+    return separator + text;
   }
 
   private startCall(outputIndex: number, item: OutputItem): ChatDelta {

@@ -22,12 +22,15 @@ import { ProxyError, toProxyError } from "./errors.js";
 import { budgetFrom, respondWithin } from "./http/deadline.js";
 import { createLogger } from "./log.js";
 
-const log = createLogger((process.env.LOG_LEVEL as "info" | undefined) ?? "info");
+/** Only for a configuration error, before LOG_LEVEL has been validated. */
+const bootLog = createLogger("info");
+let log = bootLog;
 
 /** Built once per cold start; a configuration error is served as a clear 500 instead of a crash loop. */
 const app: App | ProxyError = (() => {
   try {
     const config = readLambdaConfig(process.env);
+    log = createLogger(config.logLevel);
     const secrets = new SecretsManagerClient({});
     const upstreamFetch = createUpstreamFetch(config.upstreamProxyUrl);
     const tokens: TokenSource =
@@ -36,10 +39,10 @@ const app: App | ProxyError = (() => {
         : FileTokenSource.load(config.tokens.path, { refresh: { url: config.refreshUrl, fetch: upstreamFetch }, log });
     const clientKeys: ClientKeyCheck =
       config.keys.kind === "secret" ? new SecretClientKeys(secrets, config.keys.secretId, log) : new StaticClientKeys(config.keys.keys);
-    return createApp({ tokens, clientKeys, fetch: upstreamFetch, config, log: createLogger(config.logLevel) }).handle;
+    return createApp({ tokens, clientKeys, fetch: upstreamFetch, config, log }).handle;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    log.error("configuration error; every request will fail until it is fixed", { error: message });
+    bootLog.error("configuration error; every request will fail until it is fixed", { error: message });
     return new ProxyError(500, `The proxy is misconfigured: ${message}`, { code: "configuration_error" });
   }
 })();

@@ -11,7 +11,7 @@ import { FakeCodex } from "./support/fake-codex.js";
 import { FakeSecretsManager } from "./support/fake-secrets-manager.js";
 import { accessToken, fixtureJson, longTextTurn, recorded, sseFixtureEvents } from "./support/fixtures.js";
 import { ricInstalled, startEmulator, synthBundle } from "./support/lambda.js";
-import { ACCOUNT_ID, authJson, chatBody, readSse } from "./support/proxy.js";
+import { ACCOUNT_ID, authJson, chatBody, readSse, readSseSlowly, streamedContent } from "./support/proxy.js";
 
 const KEY = "sk-lambda-test-key-000000000001";
 const available = ricInstalled();
@@ -100,19 +100,9 @@ describe.skipIf(!available)("the Lambda bundle under the real runtime", () => {
 
   it("keeps a slow reading client's long answer intact", async () => {
     codex.enqueue({ kind: "sse", events: longTextTurn(4000), chunkSize: 16_384 });
-    const res = await post(lambda.url, chatBody({ stream: true }));
-    const reader = res.body!.getReader();
-    let raw = "";
-    const decoder = new TextDecoder();
-    for (let i = 0; ; i++) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      raw += decoder.decode(value, { stream: true });
-      if (i < 40) await new Promise((r) => setTimeout(r, 25)); // a slow reader at first
-    }
-    const frames = raw.split("\n\n").filter((b) => b.startsWith("data: ")).map((b) => b.slice(6));
+    const frames = await readSseSlowly(await post(lambda.url, chatBody({ stream: true })), 40, 25);
     expect(frames.at(-1)).toBe("[DONE]");
-    const content = frames.slice(0, -1).map((f) => (JSON.parse(f) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? "").join("");
+    const content = streamedContent(frames);
     for (const i of [0, 1234, 3999]) expect(content).toContain(`${i};`);
   });
 

@@ -5,7 +5,7 @@
 import OpenAI from "openai";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { recorded, sseFixtureEvents } from "./support/fixtures.js";
-import { startProxy, type RunningProxy } from "./support/proxy.js";
+import { startProxy, streamedContent, type RunningProxy } from "./support/proxy.js";
 
 let proxy: RunningProxy;
 let client: OpenAI;
@@ -43,7 +43,7 @@ describe("streaming with the openai SDK", () => {
     for await (const chunk of stream) chunks.push(chunk);
 
     // Assess
-    const text = chunks.map((c) => c.choices[0]?.delta.content ?? "").join("");
+    const text = streamedContent(chunks);
     expect(text).toBe(
       "There are **3** letter **“r”**s in **“strawberry.”**\n\nBreakdown: **s t r a w b e r r y**  \nYou can see **r** at positions **3, 8, and 9**.",
     );

@@ -9,7 +9,7 @@ import { ToolNames } from "../lambda/convert/tool-names.js";
 import { sseBody } from "../lambda/http/sse.js";
 import type { ChatChunk } from "../lambda/openai/types.js";
 import { longTextTurn, recorded, recordedTurns, sseFixtureEvents } from "./support/fixtures.js";
-import { chatBody, readSse, startProxy, type RunningProxy } from "./support/proxy.js";
+import { chatBody, readSse, readSseSlowly, startProxy, streamedContent, type RunningProxy } from "./support/proxy.js";
 
 function convert(events: readonly CodexEvent[], includeUsage = true, toolNames = new ToolNames()): StreamFrame[] {
   const converter = new ChatStreamConverter({ id: "chatcmpl-test", created: 1, model: "gpt-5.5", includeUsage, toolNames, now: () => 0 });
@@ -76,18 +76,18 @@ describe("ChatStreamConverter on recorded streams", () => {
   });
 
   it("shows commentary and final answer as content, one paragraph each", () => {
-    const content = chunks(convert(recorded("recorded.openai-phase.1.jsonl"))).map((c) => c.choices[0]?.delta.content ?? "").join("");
+    const content = streamedContent(chunks(convert(recorded("recorded.openai-phase.1.jsonl"))));
     expect(content).toMatch(/^Got it — I’ll quickly check reliable, up-to-date sources for AI headlines[^\n]*\n\nHere are a few \*\*AI headlines for today/);
   });
 
   it("rebuilds text from output_item.done when response.completed.output is empty", () => {
     const frames = convert(sseFixtureEvents("sse.synthetic.completed-with-empty-output.sse"));
-    expect(chunks(frames).map((c) => c.choices[0]?.delta.content ?? "").join("")).toBe("ok");
+    expect(streamedContent(chunks(frames))).toBe("ok");
     expect(chunks(frames).at(-1)?.usage).toMatchObject({ prompt_tokens: 8, completion_tokens: 28, total_tokens: 36 });
   });
 
   it("keys items by output_index, so rotating item ids change nothing", () => {
-    const text = chunks(convert(recorded("recorded.github-copilot-id-rotation.1.jsonl"))).map((c) => c.choices[0]?.delta.content ?? "").join("");
+    const text = streamedContent(chunks(convert(recorded("recorded.github-copilot-id-rotation.1.jsonl"))));
     expect(text).toBe("There are **3** letter **“r”**s in **“strawberry.”**\n\nBreakdown: **s t r a w b e r r y**  \nYou can see **r** at positions **3, 8, and 9**.");
   });
 
@@ -221,18 +221,9 @@ describe("through the proxy", () => {
   it("a slow reader gets every byte of a long answer intact", async () => {
     proxy.codex.enqueue({ kind: "sse", events: longTextTurn(6000), chunkSize: 16_384 });
     const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody({ stream: true })) });
-    const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
-    let raw = "";
-    for (let i = 0; ; i++) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      raw += decoder.decode(value, { stream: true });
-      if (i < 40) await new Promise((r) => setTimeout(r, 25));
-    }
-    const frames = raw.split("\n\n").filter((b) => b.startsWith("data: ")).map((b) => b.slice(6));
+    const frames = await readSseSlowly(res, 40, 25);
     expect(frames.at(-1)).toBe("[DONE]");
-    const content = frames.slice(0, -1).map((f) => (JSON.parse(f) as ChatChunk).choices[0]?.delta.content ?? "").join("");
+    const content = streamedContent(frames);
     for (const i of [0, 2999, 5999]) expect(content).toContain(`${"x".repeat(200)}${i};`);
   });
 

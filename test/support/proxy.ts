@@ -88,7 +88,24 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
 
 /** Reads an SSE response body into its `data:` payloads (parsed JSON, or the raw "[DONE]"). */
 export async function readSse(response: Response): Promise<unknown[]> {
-  const text = await response.text();
+  return sseFrames(await response.text());
+}
+
+/** The same, as a slow client would: a pause after each of the first `slowReads` reads. */
+export async function readSseSlowly(response: Response, slowReads: number, pauseMs: number): Promise<unknown[]> {
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  for (let i = 0; ; i++) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+    if (i < slowReads) await new Promise((r) => setTimeout(r, pauseMs));
+  }
+  return sseFrames(text);
+}
+
+function sseFrames(text: string): unknown[] {
   return text
     .split("\n\n")
     .filter((block) => block.startsWith("data: "))
@@ -96,6 +113,11 @@ export async function readSse(response: Response): Promise<unknown[]> {
       const data = block.slice(6);
       return data === "[DONE]" ? data : (JSON.parse(data) as unknown);
     });
+}
+
+/** The concatenated `delta.content` of streamed chunks. */
+export function streamedContent(frames: unknown[]): string {
+  return frames.map((f) => (f as { choices?: { delta?: { content?: string } }[] }).choices?.[0]?.delta?.content ?? "").join("");
 }
 
 export function chatBody(extra: Record<string, unknown> = {}): Record<string, unknown> {

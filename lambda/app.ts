@@ -8,8 +8,10 @@ import type { ClientKeyCheck } from "./auth/client-keys.js";
 import type { TokenSource } from "./auth/tokens.js";
 import { CodexClient } from "./codex/client.js";
 import type { Fetch } from "./codex/http.js";
+import { readRateLimits, usageHeaders, type RateLimits } from "./codex/rate-limits.js";
 import type { CoreConfig } from "./config.js";
 import { ProxyError, toProxyError } from "./errors.js";
+import { BrowserPolicy } from "./http/browser-policy.js";
 import { silentLogger, type LogFields, type Logger } from "./log.js";
 import { ModelCatalog } from "./models/catalog.js";
 import { handleChat } from "./routes/chat.js";
@@ -26,7 +28,21 @@ export interface AppDeps {
   /** milliseconds since the epoch; injectable so tests can pin usage-limit reset times */
   clock?: () => number;
   log?: Logger;
-  limits?: { maxBodyBytes?: number; keepAliveMs?: number; idleTimeoutMs?: number };
+  limits?: AppLimits;
+  /** called once per request, when its answer is complete, with the facts of its log line */
+  onRequestEnd?: (fields: LogFields) => void;
+}
+
+export interface AppLimits {
+  maxBodyBytes?: number;
+  keepAliveMs?: number;
+  idleTimeoutMs?: number;
+  /** the most a non-streamed answer may hold before it is refused */
+  maxAnswerBytes?: number;
+  /** the pause before the one retry of a failed upstream start */
+  retryDelayMs?: number;
+  connectionWaitMs?: number;
+  maxEventBytes?: number;
 }
 
 export interface AppHandle {
@@ -34,29 +50,36 @@ export interface AppHandle {
   models: ModelCatalog;
 }
 
-const CORS_HEADERS = {
-  "access-control-allow-origin": "*",
-  "access-control-expose-headers": "retry-after, x-request-id",
-};
-
 type Route = { methods: string[]; auth: boolean; run: (request: Request, note: Notes) => Promise<Response> };
 
-interface Notes {
+export interface Notes {
+  /** adds fields to the request's log line */
   annotate(fields: LogFields): void;
+  /** a streamed body finished; the request's line is written now */
   ended(fields: LogFields): void;
+  /** something failed that is not a ProxyError: a bug, logged with its stack */
+  unexpected(err: unknown): void;
+  /** the upstream answered with these usage-window headers */
+  upstreamHeaders(headers: Headers): void;
 }
 
 export function createApp(deps: AppDeps): AppHandle {
   const now = deps.clock ?? Date.now;
   const log = deps.log ?? silentLogger;
-  const limits = { maxBodyBytes: 32 * 1024 * 1024, keepAliveMs: 15_000, idleTimeoutMs: 300_000, ...deps.limits };
+  const limits = { maxBodyBytes: 32 * 1024 * 1024, keepAliveMs: 15_000, idleTimeoutMs: 300_000, maxAnswerBytes: 64 * 1024 * 1024, ...deps.limits };
   const codex = new CodexClient({
     codexBaseUrl: deps.config.codexBaseUrl,
     openaiBaseUrl: deps.config.openaiBaseUrl,
     clientVersion: deps.config.clientVersion,
     idleTimeoutMs: limits.idleTimeoutMs,
     fetch: deps.fetch,
+    ...(deps.config.maxUpstreamConnections === undefined ? {} : { maxConnections: deps.config.maxUpstreamConnections }),
+    ...(limits.connectionWaitMs === undefined ? {} : { connectionWaitMs: limits.connectionWaitMs }),
+    ...(limits.retryDelayMs === undefined ? {} : { retryDelayMs: limits.retryDelayMs }),
+    ...(limits.maxEventBytes === undefined ? {} : { maxEventBytes: limits.maxEventBytes }),
   });
+  const browsers = new BrowserPolicy(deps.clientKeys.enforced, deps.config.corsOrigins);
+  const usage = new UsageWindows(now);
   const models = new ModelCatalog({
     allowed: deps.config.allowedModels,
     now,
@@ -73,7 +96,16 @@ export function createApp(deps: AppDeps): AppHandle {
     methods: ["POST"],
     auth: true,
     run: (request, notes) =>
-      handleChat(request, { tokens: deps.tokens, codex, models, now, maxBodyBytes: limits.maxBodyBytes, keepAliveMs: limits.keepAliveMs, ...notes }),
+      handleChat(request, {
+        tokens: deps.tokens,
+        codex,
+        models,
+        now,
+        maxBodyBytes: limits.maxBodyBytes,
+        keepAliveMs: limits.keepAliveMs,
+        maxAnswerBytes: limits.maxAnswerBytes,
+        ...notes,
+      }),
   };
   const list: Route = { methods: ["GET"], auth: true, run: () => handleModels(models, now) };
   const routes: Record<string, Route> = {
@@ -92,6 +124,7 @@ export function createApp(deps: AppDeps): AppHandle {
           token_source: deps.tokens.kind,
           models: models.source,
           client_keys: deps.clientKeys.enforced ? "required" : "not configured",
+          usage_limits: usage.latest ?? null,
         }),
     },
   };
@@ -102,15 +135,28 @@ export function createApp(deps: AppDeps): AppHandle {
     const path = url.pathname.replace(/\/+$/, "") || "/";
     const requestId = randomUUID();
     const fields: LogFields = { request_id: requestId, method: request.method, path };
+    let clientHeaders: Record<string, string> = {};
+    const record = (extra: LogFields, msg = "request") => {
+      const line = { ...fields, ms: now() - started, ...extra };
+      log.info(msg, line);
+      deps.onRequestEnd?.(line);
+    };
     const finish = (response: Response, extra: LogFields = {}): Response => {
       const headers = new Headers(response.headers);
-      for (const [k, v] of Object.entries(CORS_HEADERS)) headers.set(k, v);
+      for (const [k, v] of Object.entries(browsers.corsHeaders(request))) headers.set(k, v);
+      for (const [k, v] of Object.entries(clientHeaders)) headers.set(k, v);
       headers.set("x-request-id", requestId);
-      log.info("request", { ...fields, status: response.status, ms: now() - started, ...extra });
+      Object.assign(fields, { status: response.status }, extra);
+      // A streamed answer is logged (and counted) when it ends; everything else now.
+      if (!isEventStream(response)) record({});
       return new Response(response.body, { status: response.status, headers });
     };
+    const unexpected = (err: unknown) =>
+      log.error("unexpected failure", { ...fields, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
 
     try {
+      const refusal = browsers.refusal(request, url);
+      if (refusal) throw refusal;
       const route = routes[path];
       if (request.method === "OPTIONS") return finish(preflight(request, route));
       if (!route) {
@@ -127,7 +173,13 @@ export function createApp(deps: AppDeps): AppHandle {
       if (route.auth) await deps.clientKeys.verify(request.headers.get("authorization"));
       const response = await route.run(request, {
         annotate: (extra) => Object.assign(fields, extra),
-        ended: (extra) => log.info("stream ended", { ...fields, ms: now() - started, ...extra }),
+        ended: (extra) => record(extra, "stream ended"),
+        unexpected,
+        upstreamHeaders: (headers) => {
+          clientHeaders = usageHeaders(headers);
+          const limits = usage.observe(headers);
+          if (limits) Object.assign(fields, limitFields(limits));
+        },
       });
       return finish(response);
     } catch (err) {
@@ -136,9 +188,7 @@ export function createApp(deps: AppDeps): AppHandle {
         return finish(new ProxyError(499, "The client closed the request.", { code: "client_closed_request" }).toResponse(), { error_code: "client_closed_request" });
       }
       const error = toProxyError(err);
-      if (error.status >= 500 && !(err instanceof ProxyError)) {
-        log.error("unexpected failure", { ...fields, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-      }
+      if (!(err instanceof ProxyError)) unexpected(err);
       return finish(error.toResponse(), { error_code: error.code ?? error.type });
     }
   };
@@ -155,4 +205,28 @@ function preflight(request: Request, route: Route | undefined): Response {
       "access-control-max-age": "86400",
     },
   });
+}
+
+function isEventStream(response: Response): boolean {
+  return response.body !== null && (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
+}
+
+/** The latest usage windows the backend reported, for /health. */
+class UsageWindows {
+  latest: RateLimits | undefined;
+
+  constructor(private readonly now: () => number) {}
+
+  observe(headers: Headers): RateLimits | undefined {
+    const limits = readRateLimits(headers, this.now());
+    if (limits) this.latest = limits;
+    return limits;
+  }
+}
+
+function limitFields(limits: RateLimits): LogFields {
+  return {
+    primary_used_percent: limits.primary?.used_percent,
+    secondary_used_percent: limits.secondary?.used_percent,
+  };
 }

@@ -25,6 +25,10 @@ export interface CoreConfig {
   allowedModels: string[];
   logLevel: LogLevel;
   upstreamProxyUrl?: string;
+  /** CORS_ORIGINS: web origins allowed to call the proxy from a browser */
+  corsOrigins: string[];
+  /** UPSTREAM_MAX_CONNECTIONS: concurrent upstream streams; no cap when undefined */
+  maxUpstreamConnections?: number;
 }
 
 export interface LocalConfig extends CoreConfig {
@@ -53,9 +57,12 @@ export function readCoreConfig(env: Env): CoreConfig {
     clientVersion: clientVersion(env),
     allowedModels: list(env, "ALLOWED_MODELS"),
     logLevel: logLevel(env),
+    corsOrigins: origins(env, "CORS_ORIGINS"),
   };
   const proxy = set(env, "UPSTREAM_PROXY_URL");
   if (proxy !== undefined) config.upstreamProxyUrl = url(env, "UPSTREAM_PROXY_URL", proxy);
+  const maxConnections = set(env, "UPSTREAM_MAX_CONNECTIONS");
+  if (maxConnections !== undefined) config.maxUpstreamConnections = positiveInt(maxConnections, "UPSTREAM_MAX_CONNECTIONS");
   return config;
 }
 
@@ -71,7 +78,7 @@ export function readLocalConfig(env: Env, argv: readonly string[]): LocalCommand
     port: portText === undefined ? DEFAULTS.port : port(portText, flags.port !== undefined ? "--port" : "PORT"),
     host: flags.host ?? set(env, "HOST") ?? DEFAULTS.host,
     authPath: expandHome(flags.authPath ?? set(env, "CODEX_AUTH_PATH") ?? join(homedir(), ".codex", "auth.json")),
-    proxyApiKeys: list(env, "PROXY_API_KEYS"),
+    proxyApiKeys: apiKeys(env),
   };
   const apiKey = set(env, "OPENAI_API_KEY");
   if (apiKey !== undefined) config.openaiApiKey = apiKey;
@@ -132,6 +139,27 @@ function url(env: Env, name: string, fallback: string): string {
   return text.replace(/\/+$/, "");
 }
 
+function positiveInt(text: string, name: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > 100_000) throw new ConfigError(`${name} must be a whole number from 1 to 100000; got '${text}'.`);
+  return n;
+}
+
+function origins(env: Env, name: string): string[] {
+  return list(env, name).map((entry) => {
+    let origin: string | undefined;
+    try {
+      origin = new URL(entry).origin;
+    } catch {
+      // reported below
+    }
+    if (origin !== entry || origin === "null") {
+      throw new ConfigError(`${name} lists web origins such as http://localhost:3000 (scheme, host and port, no path or '*'); got '${entry}'.`);
+    }
+    return entry;
+  });
+}
+
 function port(text: string, name: string): number {
   const n = Number(text);
   if (!/^\d+$/.test(text) || n > 65535) throw new ConfigError(`${name} must be a port number from 0 to 65535; got '${text}'.`);
@@ -152,6 +180,15 @@ function list(env: Env, name: string): string[] {
   const items = text.split(",").map((s) => s.trim());
   if (items.some((s) => s === "")) throw new ConfigError(`${name} is a comma-separated list with an empty entry; remove the extra comma.`);
   return items;
+}
+
+/** Keys travel in an HTTP header, which carries printable ASCII only. */
+function apiKeys(env: Env): string[] {
+  const keys = list(env, "PROXY_API_KEYS");
+  if (keys.some((key) => !/^[\x21-\x7e]+$/.test(key))) {
+    throw new ConfigError("PROXY_API_KEYS holds a key with a space, a control or a non-ASCII character; an HTTP header cannot carry it. Use letters, digits and punctuation only.");
+  }
+  return keys;
 }
 
 function logLevel(env: Env): LogLevel {
@@ -175,7 +212,7 @@ export function readLambdaConfig(env: Env): LambdaConfig {
   const codexSecret = set(env, "CODEX_SECRET_ID");
   const authPath = set(env, "CODEX_AUTH_PATH");
   const keysSecret = set(env, "API_KEYS_SECRET_ID");
-  const staticKeys = list(env, "PROXY_API_KEYS");
+  const staticKeys = apiKeys(env);
   if (!codexSecret && !authPath) throw new ConfigError("CODEX_SECRET_ID is not set: the function does not know which secret holds the Codex login.");
   if (!keysSecret && staticKeys.length === 0) {
     throw new ConfigError("API_KEYS_SECRET_ID is not set (nor PROXY_API_KEYS): a public Function URL is never served without client keys.");

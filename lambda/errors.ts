@@ -3,6 +3,7 @@
  * OpenAI error body, so an error thrown anywhere (validation, upstream mapping, auth) becomes the
  * same `{"error":{message,type,param,code}}` shape that openai-node turns into its APIError classes.
  */
+import { scrub } from "./log.js";
 
 export type OpenAIErrorType =
   | "invalid_request_error"
@@ -39,7 +40,8 @@ export class ProxyError extends Error {
   readonly headers: Record<string, string>;
 
   constructor(status: number, message: string, init: ProxyErrorInit = {}) {
-    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    // Messages quote upstream text, which has been seen to quote tokens back: scrub every one.
+    super(scrub(message), init.cause === undefined ? undefined : { cause: init.cause });
     this.name = "ProxyError";
     this.status = status;
     this.type = init.type ?? defaultType(status);

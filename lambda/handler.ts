@@ -20,7 +20,9 @@ import { createUpstreamFetch } from "./codex/http.js";
 import { readLambdaConfig } from "./config.js";
 import { ProxyError, toProxyError } from "./errors.js";
 import { budgetFrom, respondWithin } from "./http/deadline.js";
+import { buildRequest, type RequestParts } from "./http/request.js";
 import { createLogger } from "./log.js";
+import { requestMetrics } from "./observe/emf.js";
 
 /** Only for a configuration error, before LOG_LEVEL has been validated. */
 const bootLog = createLogger("info");
@@ -39,7 +41,7 @@ const app: App | ProxyError = (() => {
         : FileTokenSource.load(config.tokens.path, { refresh: { url: config.refreshUrl, fetch: upstreamFetch }, log });
     const clientKeys: ClientKeyCheck =
       config.keys.kind === "secret" ? new SecretClientKeys(secrets, config.keys.secretId, log) : new StaticClientKeys(config.keys.keys);
-    return createApp({ tokens, clientKeys, fetch: upstreamFetch, config, log }).handle;
+    return createApp({ tokens, clientKeys, fetch: upstreamFetch, config, log, onRequestEnd: requestMetrics() }).handle;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     bootLog.error("configuration error; every request will fail until it is fixed", { error: message });
@@ -47,18 +49,29 @@ const app: App | ProxyError = (() => {
   }
 })();
 
-export function toRequest(event: LambdaFunctionURLEvent, signal: AbortSignal): Request {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(event.headers ?? {})) if (value !== undefined) headers.set(name, value);
-  if (event.cookies?.length) headers.set("cookie", event.cookies.join("; "));
-  const method = event.requestContext.http.method;
-  const host = headers.get("host") ?? event.requestContext.domainName;
-  const query = event.rawQueryString ? `?${event.rawQueryString}` : "";
-  const init: RequestInit = { method, headers, signal };
-  if (event.body !== undefined && method !== "GET" && method !== "HEAD") {
-    init.body = event.isBase64Encoded ? Buffer.from(event.body, "base64") : event.body;
+export function toRequest(event: LambdaFunctionURLEvent, signal: AbortSignal): Request | ProxyError {
+  const http = (event as Partial<LambdaFunctionURLEvent> | null)?.requestContext?.http;
+  if (typeof http?.method !== "string") {
+    return new ProxyError(400, "This function serves HTTP requests through its Function URL; the event it was invoked with is not one.", { code: "invalid_event" });
   }
-  return new Request(`https://${host}${event.rawPath}${query}`, init);
+  const headers = new Headers();
+  try {
+    for (const [name, value] of Object.entries(event.headers ?? {})) if (value !== undefined) headers.set(name, value);
+  } catch {
+    return new ProxyError(400, "A request header has a name or value HTTP does not allow.", { code: "invalid_header" });
+  }
+  if (event.cookies?.length) headers.set("cookie", event.cookies.join("; "));
+  const query = event.rawQueryString ? `?${event.rawQueryString}` : "";
+  const parts: RequestParts = {
+    method: http.method,
+    scheme: "https",
+    host: headers.get("host") ?? event.requestContext.domainName ?? "localhost",
+    target: `${event.rawPath ?? "/"}${query}`,
+    headers,
+    signal,
+  };
+  if (typeof event.body === "string") parts.body = event.isBase64Encoded ? Buffer.from(event.body, "base64") : event.body;
+  return buildRequest(parts);
 }
 
 async function respond(event: LambdaFunctionURLEvent, context: Context): Promise<Response> {
@@ -66,8 +79,11 @@ async function respond(event: LambdaFunctionURLEvent, context: Context): Promise
   const abort = new AbortController();
   const budget = budgetFrom(context.getRemainingTimeInMillis());
   try {
-    return await respondWithin(app(toRequest(event, abort.signal)), budget, abort);
+    const request = toRequest(event, abort.signal);
+    if (request instanceof ProxyError) return request.toResponse();
+    return await respondWithin(app(request), budget, abort);
   } catch (err) {
+    log.error("unexpected failure in the handler", { request_id: context.awsRequestId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
     return toProxyError(err).toResponse();
   }
 }
@@ -91,7 +107,7 @@ export const handler = awslambda.streamifyResponse(async (event: LambdaFunctionU
   try {
     await write(await respond(event, context), responseStream);
   } catch (err) {
-    log.error("writing the response failed", { error: err instanceof Error ? err.message : String(err) });
+    log.error("writing the response failed", { request_id: context.awsRequestId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
     if (!responseStream.writableEnded) responseStream.end();
   }
 });

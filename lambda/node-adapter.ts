@@ -6,23 +6,28 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { App } from "./app.js";
+import { ProxyError } from "./errors.js";
+import { buildRequest } from "./http/request.js";
 import type { Logger } from "./log.js";
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "host", "proxy-connection"]);
 
-export function toWebRequest(req: IncomingMessage, signal: AbortSignal): Request {
+export function toWebRequest(req: IncomingMessage, signal: AbortSignal): Request | ProxyError {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined || HOP_BY_HOP.has(name)) continue;
     headers.set(name, Array.isArray(value) ? value.join(", ") : value);
   }
-  const hasBody = req.method !== "GET" && req.method !== "HEAD";
-  const init: RequestInit & { duplex?: "half" } = { method: req.method ?? "GET", headers, signal };
-  if (hasBody) {
-    init.body = Readable.toWeb(req) as ReadableStream<Uint8Array>;
-    init.duplex = "half";
-  }
-  return new Request(`http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`, init);
+  const method = req.method ?? "GET";
+  return buildRequest({
+    method,
+    scheme: "http",
+    host: req.headers.host ?? "localhost",
+    target: req.url ?? "/",
+    headers,
+    signal,
+    ...(method !== "GET" && method !== "HEAD" ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array> } : {}),
+  });
 }
 
 export function createNodeHandler(app: App, log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
@@ -33,7 +38,7 @@ export function createNodeHandler(app: App, log: Logger): (req: IncomingMessage,
     });
     void serve(app, req, res, clientGone.signal).catch((err: unknown) => {
       if (clientGone.signal.aborted) return;
-      log.error("response failed", { error: String(err) });
+      log.error("response failed", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
       if (!res.headersSent) {
         res.writeHead(500, { "content-type": "application/json" });
         res.end(JSON.stringify({ error: { message: "Internal proxy error.", type: "server_error", param: null, code: "internal_error" } }));
@@ -45,7 +50,8 @@ export function createNodeHandler(app: App, log: Logger): (req: IncomingMessage,
 }
 
 async function serve(app: App, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
-  const response = await app(toWebRequest(req, signal));
+  const request = toWebRequest(req, signal);
+  const response = request instanceof ProxyError ? request.toResponse() : await app(request);
   res.writeHead(response.status, Object.fromEntries(response.headers));
   if (!response.body || req.method === "HEAD") {
     res.end();

@@ -31,6 +31,8 @@ export function buildApp(props: AppProps = {}): { app: App; stack: ProxyStack } 
   if (version) stackProps.codexClientVersion = version;
   const rotationHours = number("rotationHours");
   if (rotationHours !== undefined) stackProps.rotationHours = rotationHours;
+  const usageAlarmPercent = number("usageAlarmPercent");
+  if (usageAlarmPercent !== undefined) stackProps.usageAlarmPercent = usageAlarmPercent;
   const egress = ctx("upstreamProxyUrl");
   if (egress) stackProps.upstreamProxyUrl = egress;
 

@@ -3,7 +3,7 @@
  * API keys), the Codex login and the client keys in Secrets Manager, least-privilege IAM.
  */
 import { CfnOutput, Duration, RemovalPolicy, SecretValue, Stack, Validations, type StackProps } from "aws-cdk-lib";
-import { Alarm, ComparisonOperator, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import { Alarm, AlarmStatusWidget, ComparisonOperator, Dashboard, GraphWidget, MathExpression, Metric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { Effect, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Architecture, FunctionUrlAuthType, InvokeMode, Runtime } from "aws-cdk-lib/aws-lambda";
@@ -28,7 +28,12 @@ export interface ProxyStackProps extends StackProps {
   logRetention?: RetentionDays;
   /** how often the login is refreshed by rotation; Secrets Manager allows 4 hours to 1000 days */
   rotationHours?: number;
+  /** the usage alarm fires when the plan's primary (5-hour) window passes this percentage; default 90 */
+  usageAlarmPercent?: number;
 }
+
+/** The CloudWatch namespace of the proxy's per-request metrics (lambda/observe/emf.ts). */
+export const METRICS_NAMESPACE = "CodexOpenAIProxy";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -57,6 +62,8 @@ export class ProxyStack extends Stack {
       API_KEYS_SECRET_ID: this.apiKeysSecret.secretArn,
       NODE_OPTIONS: "--enable-source-maps",
       LOG_LEVEL: "info",
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      POWERTOOLS_SERVICE_NAME: this.stackName,
     };
     if (props.allowedModels?.length) environment.ALLOWED_MODELS = props.allowedModels.join(",");
     if (props.codexClientVersion) environment.CODEX_CLIENT_VERSION = props.codexClientVersion;
@@ -90,7 +97,7 @@ export class ProxyStack extends Stack {
     // RotateSecret runs the rotation function with the caller's rights: exactly this function, no versions.
     this.fn.addToRolePolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: ["lambda:InvokeFunction"], resources: [this.rotationFn.functionArn] }));
 
-    const alarmTopic = new Topic(this, "RotationAlarmTopic", { displayName: "codex-openai-proxy login rotation failures", enforceSSL: true });
+    const alarmTopic = new Topic(this, "RotationAlarmTopic", { displayName: "codex-openai-proxy alarms", enforceSSL: true });
     const alarm = new Alarm(this, "RotationFailures", {
       alarmDescription: "The Codex login could not be refreshed. Check the rotation function's logs; for a permanent failure renew the login (README: Tokens that stay valid).",
       metric: this.rotationFn.metricErrors({ period: Duration.minutes(5), statistic: "Sum" }),
@@ -100,6 +107,9 @@ export class ProxyStack extends Stack {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
     alarm.addAlarmAction(new SnsAction(alarmTopic));
+    const alarms = [alarm, ...this.requestAlarms(props.usageAlarmPercent ?? 90)];
+    for (const a of alarms.slice(1)) a.addAlarmAction(new SnsAction(alarmTopic));
+    const dashboard = this.dashboard(alarms);
 
     this.tokensSecret.grantRead(this.fn);
     this.apiKeysSecret.grantRead(this.fn);
@@ -131,11 +141,81 @@ export class ProxyStack extends Stack {
       value: `aws secretsmanager get-secret-value --secret-id ${this.apiKeysSecret.secretName} --region ${region} --query SecretString --output text`,
       description: "Prints the proxy's client API key(s)",
     });
-    new CfnOutput(this, "RotationAlarmTopicArn", { value: alarmTopic.topicArn, description: "Alarm on failed login refreshes" });
+    new CfnOutput(this, "RotationAlarmTopicArn", { value: alarmTopic.topicArn, description: "Alarms: failed login refreshes, 5xx rate, throttles, usage limit" });
+    new CfnOutput(this, "AlarmNames", { value: alarms.map((a) => a.alarmName).join(","), description: "The stack's CloudWatch alarms" });
+    new CfnOutput(this, "DashboardUrl", {
+      value: `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards:name=${dashboard.dashboardName}`,
+      description: "Requests, errors, latency, tokens and the plan's usage windows",
+    });
     new CfnOutput(this, "SubscribeToAlarmCommand", {
       value: `aws sns subscribe --topic-arn ${alarmTopic.topicArn} --protocol email --notification-endpoint you@example.com --region ${region}`,
       description: "Sends the rotation-failure alarm to your email",
     });
+  }
+
+  /** A per-request metric the proxy writes as EMF, summed over every dialect and model. */
+  private requestMetric(name: string, statistic = "Sum"): Metric {
+    return new Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { service: this.stackName }, period: Duration.minutes(5), statistic });
+  }
+
+  private requestAlarms(usagePercent: number): Alarm[] {
+    if (!(usagePercent > 0 && usagePercent <= 100)) throw new Error(`usageAlarmPercent must be a percentage from 1 to 100; got ${usagePercent}`);
+    const errorRate = new MathExpression({
+      expression: "IF(requests > 0, 100 * errors / requests, 0)",
+      usingMetrics: { errors: this.requestMetric("ServerErrors"), requests: this.requestMetric("Requests") },
+      period: Duration.minutes(5),
+      label: "5xx %",
+    });
+    return [
+      new Alarm(this, "ServerErrorRate", {
+        alarmDescription: "More than 10% of requests failed with a 5xx (status or in-band) in two of three 5-minute periods. The function's log lines with level error say why.",
+        metric: errorRate,
+        threshold: 10,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 2,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      new Alarm(this, "Throttles", {
+        alarmDescription: "Lambda throttled requests: raise the reserved concurrency (context reservedConcurrency) or the account's concurrency limit.",
+        metric: this.fn.metricThrottles({ period: Duration.minutes(5), statistic: "Sum" }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      new Alarm(this, "UsageLimit", {
+        alarmDescription: `The ChatGPT plan's primary (5-hour) usage window is past ${usagePercent}%; requests will soon get 429 usage_limit_reached.`,
+        metric: this.requestMetric("PrimaryUsedPercent", "Maximum"),
+        threshold: usagePercent,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+  }
+
+  private dashboard(alarms: Alarm[]): Dashboard {
+    const dashboard = new Dashboard(this, "Dashboard", { dashboardName: `${this.stackName}-proxy` });
+    dashboard.addWidgets(
+      new GraphWidget({ title: "Requests and 5xx", left: [this.requestMetric("Requests"), this.requestMetric("ServerErrors"), this.requestMetric("ClientErrors")], width: 8 }),
+      new GraphWidget({
+        title: "Time to first byte and duration (ms)",
+        left: [this.requestMetric("TimeToFirstByte", "p50"), this.requestMetric("TimeToFirstByte", "p90"), this.requestMetric("Duration", "p50"), this.requestMetric("Duration", "p90")],
+        width: 8,
+      }),
+      new GraphWidget({
+        title: "Tokens",
+        left: ["InputTokens", "OutputTokens", "CachedTokens", "ReasoningTokens"].map((name) => this.requestMetric(name)),
+        width: 8,
+      }),
+    );
+    dashboard.addWidgets(
+      new GraphWidget({ title: "Plan usage windows (%)", left: [this.requestMetric("PrimaryUsedPercent", "Maximum"), this.requestMetric("SecondaryUsedPercent", "Maximum")], width: 8 }),
+      new GraphWidget({ title: "Lambda", left: [this.fn.metricInvocations(), this.fn.metricThrottles(), this.fn.metricErrors()], right: [this.fn.metric("ConcurrentExecutions", { statistic: "Maximum" })], width: 8 }),
+      new AlarmStatusWidget({ title: "Alarms", alarms, width: 8 }),
+    );
+    return dashboard;
   }
 
   /** An ESM, minified, source-mapped Node 24 arm64 function bundled by the local esbuild, with its own log group and role. */

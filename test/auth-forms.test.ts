@@ -10,7 +10,7 @@ async function oneChat(authJson: unknown, env: Record<string, string> = {}) {
   const proxy = await startProxy({ authJson, env: { ALLOWED_MODELS: "gpt-5.5", ...env } });
   try {
     proxy.codex.always(() => ({ kind: "sse", events: TEXT }));
-    const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody()) });
+    const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody()) });
     expect(res.status, await res.clone().text()).toBe(200);
     return proxy.codex.requests.at(-1);
   } finally {
@@ -39,7 +39,7 @@ describe("auth.json forms", () => {
       const base = publicApi.url.replace("/backend-api/codex", "/v1");
       const proxy = await startProxy({ authJson: { OPENAI_API_KEY: "sk-test-api-key" }, env: { OPENAI_BASE_URL: base, ALLOWED_MODELS: "gpt-5.5" } });
       try {
-        const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody()) });
+        const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody()) });
         expect(res.status).toBe(200);
         const req = publicApi.requests.at(-1);
         expect(req?.path).toBe("/v1/responses");
@@ -66,7 +66,7 @@ describe("model allowlist", () => {
       const list = (await (await fetch(`${proxy.baseURL}/models`)).json()) as { data: { id: string }[] };
       expect(list.data.map((m) => m.id)).toEqual(["gpt-5.4", "gpt-5.5"]);
       expect(proxy.codex.requests.filter((r) => r.path.includes("/models"))).toEqual([]);
-      const bad = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody({ model: "gpt-5.6-sol" })) });
+      const bad = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ model: "gpt-5.6-sol" })) });
       expect(((await bad.json()) as { error: { message: string } }).error.message).toContain("Available models: gpt-5.4, gpt-5.5");
     } finally {
       await proxy.stop();

@@ -64,6 +64,7 @@ describe("routes", () => {
       token_source: "auth.json",
       models: "catalog",
       client_keys: "required",
+      usage_limits: null,
     });
     expect(text).not.toMatch(/sk-proxy|eyJ|rt\.1/);
   });
@@ -136,9 +137,10 @@ describe("upstream failures before the first byte keep their real status", () =>
     const other = await startProxy({ authJson: { tokens: { access_token: accessToken(ACCOUNT_ID), account_id: ACCOUNT_ID } }, env: { ALLOWED_MODELS: "gpt-5.5" } });
     try {
       other.codex.enqueue({ kind: "json", status: 401, body: sample?.body });
-      const res = await fetch(`${other.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody()) });
+      const res = await fetch(`${other.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody()) });
       const error = await expectError(res, 401, { message: /token_invalidated: Your authentication token has been invalidated.*codex login/, code: "upstream_unauthorized" });
-      expect(error.message).toContain(other.authPath);
+      expect(error.message).toContain("renew auth.json");
+      expect(error.message).not.toContain(other.dir); // the base name only: a client never learns the path
       expect(other.codex.responsesCalls.length).toBe(1); // nothing newer on disk and no refresh token: no blind retry
     } finally {
       await other.stop();
@@ -159,7 +161,7 @@ describe("upstream failures before the first byte keep their real status", () =>
     const other = await startProxy({ authJson: { tokens: { access_token: accessToken(ACCOUNT_ID), account_id: ACCOUNT_ID } }, env: { ALLOWED_MODELS: "gpt-5.5" } });
     try {
       other.codex.enqueue({ kind: "json", status: 403, body: { detail: "Forbidden for this account" } });
-      const res = await fetch(`${other.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody()) });
+      const res = await fetch(`${other.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody()) });
       await expectError(res, 401, { message: /rejected the ChatGPT login \(Forbidden for this account\)/, code: "upstream_unauthorized" });
     } finally {
       await other.stop();
@@ -236,7 +238,7 @@ describe("upstream failures before the first byte keep their real status", () =>
   it("an unreachable backend -> 502 naming the host", async () => {
     const other = await startProxy({ env: { CODEX_BASE_URL: "http://127.0.0.1:9/backend-api/codex", ALLOWED_MODELS: "gpt-5.5" } });
     try {
-      const res = await fetch(`${other.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody()) });
+      const res = await fetch(`${other.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody()) });
       await expectError(res, 502, { message: /Cannot reach the Codex backend at 127\.0\.0\.1:9/, code: "upstream_unreachable" });
     } finally {
       await other.stop();
@@ -250,11 +252,11 @@ describe("an upstream that goes silent", () => {
     try {
       const text = recorded("recorded.github-copilot-id-rotation.1.jsonl");
       other.codex.enqueue({ kind: "sse", events: text.slice(0, 1), hang: true });
-      const early = await fetch(`${other.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody({ stream: true })) });
+      const early = await fetch(`${other.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
       await expectError(early, 504, { message: /sent nothing for 0 s/, code: "upstream_idle_timeout" });
 
       other.codex.enqueue({ kind: "sse", events: text.slice(0, 12), hang: true });
-      const late = await fetch(`${other.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody({ stream: true })) });
+      const late = await fetch(`${other.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
       expect(late.status).toBe(200);
       const frames = await readSse(late);
       expect(frames).not.toContain("[DONE]");

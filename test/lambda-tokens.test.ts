@@ -64,7 +64,7 @@ afterEach(async () => {
   await Promise.all([sm.stop(), oauth.stop(), codex.stop()]);
 });
 
-const ask = () => fetch(`${base}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody({ stream: true })) });
+const ask = () => fetch(`${base}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
 
 describe("Lambda mode: rotation instead of refresh", () => {
   it("an expired token: concurrent requests wait for one rotation and all succeed", async () => {

@@ -109,7 +109,7 @@ describe("a configured start serves clients", () => {
     expect(listening.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
     expect(p.err().match(/PROXY_API_KEYS is not set/g)?.length).toBe(1);
 
-    const res = await fetch(`${listening.url}/chat/completions`, { method: "POST", headers: { authorization: "Bearer anything" }, body: JSON.stringify(chatBody({ stream: true })) });
+    const res = await fetch(`${listening.url}/chat/completions`, { method: "POST", headers: { authorization: "Bearer anything", "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
     expect((await readSse(res)).at(-1)).toBe("[DONE]");
     expect(p.err()).not.toMatch(/eyJ|rt\.1\.test/); // no token in the logs
   });

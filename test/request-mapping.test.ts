@@ -18,7 +18,7 @@ afterAll(async () => proxy.stop());
 
 async function upstreamBodyFor(chat: Record<string, unknown>): Promise<Record<string, unknown>> {
   const before = proxy.codex.responsesCalls.length;
-  const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify({ model: "gpt-5.5", ...chat }) });
+  const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-5.5", ...chat }) });
   const text = await res.text();
   expect(res.status, text).toBe(200);
   const calls = proxy.codex.responsesCalls;
@@ -320,7 +320,7 @@ describe("CODEX_CLIENT_VERSION", () => {
     const other = await startProxy({ env: { CODEX_CLIENT_VERSION: "0.160.1" } });
     try {
       other.codex.always(() => ({ kind: "sse", events: TEXT_TURN }));
-      const res = await fetch(`${other.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify({ model: "gpt-5.5", messages: [user("x")] }) });
+      const res = await fetch(`${other.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-5.5", messages: [user("x")] }) });
       expect(res.status).toBe(200);
       await res.text();
       expect(other.codex.responsesCalls[0]?.headers.version).toBe("0.160.1");

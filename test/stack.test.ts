@@ -11,7 +11,7 @@ let template: Template;
 
 beforeAll(() => {
   outdir = mkdtempSync(join(tmpdir(), "codex-proxy-cdk-"));
-  const { app, stack } = buildApp({ outdir, context: { allowedModels: "gpt-5.5,gpt-5.4", reservedConcurrency: "5" } });
+  const { app, stack } = buildApp({ outdir, context: { allowedModels: "gpt-5.5,gpt-5.4", reservedConcurrency: "5", usageAlarmPercent: "85" } });
   app.synth(); // runs the cdk-nag AwsSolutions checks: any unacknowledged finding throws
   template = Template.fromStack(stack);
 });
@@ -42,6 +42,8 @@ describe("ProxyStack", () => {
           NODE_OPTIONS: "--enable-source-maps",
           ALLOWED_MODELS: "gpt-5.5,gpt-5.4",
           LOG_LEVEL: "info",
+          POWERTOOLS_METRICS_NAMESPACE: "CodexOpenAIProxy",
+          POWERTOOLS_SERVICE_NAME: "CodexOpenAIProxy",
         },
       },
     });
@@ -104,6 +106,49 @@ describe("ProxyStack", () => {
     });
   });
 
+  it("alarms on the 5xx rate, on throttles and on the plan's usage window, all to the alarm topic", () => {
+    const topic = [{ Ref: Match.stringLikeRegexp("^RotationAlarmTopic") }];
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      AlarmDescription: Match.stringLikeRegexp("5xx"),
+      Threshold: 10,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 2,
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: "IF(requests > 0, 100 * errors / requests, 0)" }),
+        Match.objectLike({ Id: "errors", MetricStat: Match.objectLike({ Metric: { Namespace: "CodexOpenAIProxy", MetricName: "ServerErrors", Dimensions: [{ Name: "service", Value: "CodexOpenAIProxy" }] } }) }),
+        Match.objectLike({ Id: "requests", MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: "Requests" }) }) }),
+      ]),
+      AlarmActions: topic,
+    });
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", { MetricName: "Throttles", Namespace: "AWS/Lambda", Threshold: 1, AlarmActions: topic });
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "PrimaryUsedPercent",
+      Namespace: "CodexOpenAIProxy",
+      Statistic: "Maximum",
+      Threshold: 85,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      AlarmActions: topic,
+    });
+    template.resourceCountIs("AWS::CloudWatch::Alarm", 4);
+  });
+
+  it("has a dashboard of requests, errors, latency, tokens, usage windows and the alarms", () => {
+    template.resourceCountIs("AWS::CloudWatch::Dashboard", 1);
+    const body = JSON.stringify(Object.values(template.findResources("AWS::CloudWatch::Dashboard"))[0]?.Properties.DashboardBody);
+    for (const name of ["Requests", "ServerErrors", "TimeToFirstByte", "Duration", "InputTokens", "OutputTokens", "CachedTokens", "ReasoningTokens", "PrimaryUsedPercent", "SecondaryUsedPercent", "Throttles", "alarm"]) {
+      expect(body).toContain(name);
+    }
+  });
+
+  it("refuses a usage alarm percentage that is not one", () => {
+    const dir = mkdtempSync(join(tmpdir(), "codex-proxy-cdk-bad-"));
+    try {
+      expect(() => buildApp({ outdir: dir, context: { usageAlarmPercent: "150", "aws:cdk:bundling-stacks": [] } })).toThrow(/usageAlarmPercent must be a percentage from 1 to 100/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("refuses a rotation interval Secrets Manager would refuse", () => {
     const dir = mkdtempSync(join(tmpdir(), "codex-proxy-cdk-bad-"));
     try {
@@ -121,8 +166,10 @@ describe("ProxyStack", () => {
   it("outputs the /v1 base URL, both secret names and the two commands", () => {
     const outputs = template.findOutputs("*");
     expect(Object.keys(outputs).sort()).toEqual([
+      "AlarmNames",
       "ApiKeysSecretName",
       "BaseUrl",
+      "DashboardUrl",
       "GetApiKeyCommand",
       "RotationAlarmTopicArn",
       "SubscribeToAlarmCommand",
@@ -132,5 +179,7 @@ describe("ProxyStack", () => {
     expect(JSON.stringify(outputs.BaseUrl?.Value)).toContain('"v1"');
     expect(JSON.stringify(outputs.UploadTokensCommand?.Value)).toContain("npm run tokens:upload -- --secret-id ");
     expect(JSON.stringify(outputs.GetApiKeyCommand?.Value)).toContain("aws secretsmanager get-secret-value --secret-id ");
+    expect(JSON.stringify(outputs.DashboardUrl?.Value)).toMatch(/#dashboards:name=",\{"Ref":"Dashboard/);
+    template.hasResourceProperties("AWS::CloudWatch::Dashboard", { DashboardName: "CodexOpenAIProxy-proxy" });
   });
 });

@@ -161,7 +161,7 @@ describe("through the proxy", () => {
   afterEach(async () => proxy.stop());
 
   const streamOf = async (body: Record<string, unknown>) => {
-    const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody({ stream: true, stream_options: { include_usage: true }, ...body })) });
+    const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true, stream_options: { include_usage: true }, ...body })) });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
     return readSse(res);
@@ -189,7 +189,7 @@ describe("through the proxy", () => {
   it("sends the first chunk before the upstream has finished", async () => {
     proxy.codex.enqueue({ kind: "sse", events: recorded("recorded.github-copilot-id-rotation.1.jsonl"), chunkSize: 400, delayMs: 20 });
     const started = Date.now();
-    const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody({ stream: true })) });
+    const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
     const reader = res.body!.getReader();
     await reader.read();
     const firstAt = Date.now() - started;
@@ -201,7 +201,7 @@ describe("through the proxy", () => {
   it("keeps a silent stream alive with SSE comments", async () => {
     const events = recorded("recorded.github-copilot-id-rotation.1.jsonl");
     proxy.codex.enqueue({ kind: "sse", events, chunkSize: 4000, delayMs: 150 });
-    const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody({ stream: true })) });
+    const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
     const raw = await res.text();
     expect(raw).toContain(": keep-alive\n\n");
     expect(raw.trimEnd().endsWith("data: [DONE]")).toBe(true);
@@ -211,7 +211,7 @@ describe("through the proxy", () => {
     const events = recorded("recorded.github-copilot-id-rotation.1.jsonl").slice(0, 12);
     proxy.codex.enqueue({ kind: "sse", events, hang: true });
     const client = new AbortController();
-    const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody({ stream: true })), signal: client.signal });
+    const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })), signal: client.signal });
     const reader = res.body!.getReader();
     await reader.read();
     client.abort();
@@ -220,7 +220,7 @@ describe("through the proxy", () => {
 
   it("a slow reader gets every byte of a long answer intact", async () => {
     proxy.codex.enqueue({ kind: "sse", events: longTextTurn(6000), chunkSize: 16_384 });
-    const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody({ stream: true })) });
+    const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
     const frames = await readSseSlowly(res, 40, 25);
     expect(frames.at(-1)).toBe("[DONE]");
     const content = streamedContent(frames);
@@ -239,7 +239,7 @@ describe("through the proxy", () => {
     try {
       quiet.codex.enqueue({ kind: "sse", events: recorded("recorded.openai-phase.1.jsonl"), firstByteDelayMs: 2000 });
       const client = new AbortController();
-      const pending = fetch(`${quiet.baseURL}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody({ stream: true })), signal: client.signal });
+      const pending = fetch(`${quiet.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })), signal: client.signal });
       await expect.poll(() => quiet.codex.responsesCalls.length).toBe(1);
       client.abort();
       await expect(pending).rejects.toThrow();

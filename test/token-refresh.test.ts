@@ -40,7 +40,7 @@ async function start(login: { access: string; refresh: string }): Promise<Runnin
   return proxy;
 }
 
-const ask = (base: string) => fetch(`${base}/chat/completions`, { method: "POST", body: JSON.stringify(chatBody({ stream: true })) });
+const ask = (base: string) => fetch(`${base}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
 const stored = (path: string) => JSON.parse(readFileSync(path, "utf8")) as { tokens: Record<string, string>; last_refresh: string; extra_field_we_do_not_know?: unknown };
 
 describe("refresh in one process", () => {
@@ -89,7 +89,7 @@ describe("refresh in one process", () => {
     async (kind) => {
       const login = oauth.issue({ expiredAccess: true });
       if (kind === "refresh_token_reused") {
-        await fetch(oauth.url, { method: "POST", body: JSON.stringify({ client_id: "app_EMoamEEZ73f0CkXaXp7hrann", grant_type: "refresh_token", refresh_token: login.refresh }) });
+        await fetch(oauth.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ client_id: "app_EMoamEEZ73f0CkXaXp7hrann", grant_type: "refresh_token", refresh_token: login.refresh }) });
       } else oauth.spoil(login.refresh, kind);
       const p = await start(login);
       const before = readFileSync(p.authPath, "utf8");

@@ -1,9 +1,12 @@
 /**
- * An exclusive lock file, so only one process refreshes a shared auth.json at a time. A lock left by
- * a process that died (or one older than `staleMs`) is taken over; the takeover renames the stale
+ * An exclusive lock file, so only one process refreshes a shared auth.json at a time. The holder is
+ * named by more than its pid — the host, the boot and the process's start time — because a container
+ * restart hands the same pid to another process: a lock whose pid is alive but belongs to someone
+ * else is stale. A stale lock (or one older than `staleMs`) is taken over; the takeover renames the
  * file away first and checks it was the one judged stale, so two waiters cannot both break it.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { link, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 
@@ -15,9 +18,12 @@ export interface LockOptions {
 
 export class LockTimeoutError extends Error {}
 
+/** The boot this machine is in, where the system says (Linux); empty elsewhere. */
+const BOOT_ID = readOr("/proc/sys/kernel/random/boot_id").trim();
+
 export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
-  const { timeoutMs = 60_000, staleMs = 120_000, pollMs = 50 } = options;
-  const owner = `${process.pid} ${hostname()} ${Date.now()} ${randomBytes(4).toString("hex")}`;
+  const { timeoutMs = 20_000, staleMs = 120_000, pollMs = 50 } = options;
+  const owner = `${process.pid} ${hostname()} ${Date.now()} ${randomBytes(4).toString("hex")} ${BOOT_ID || "-"} ${startTimeOf(process.pid) || "-"}`;
   const giveUpAt = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -48,9 +54,7 @@ async function breakIfStale(lockPath: string, staleMs: number): Promise<void> {
   } catch {
     return; // released meanwhile
   }
-  const [pid, host] = content.split(" ");
-  const deadHere = host === hostname() && !alive(Number(pid));
-  if (!deadHere && age < staleMs) return;
+  if (age < staleMs && holderAlive(content)) return;
   const aside = `${lockPath}.${randomBytes(4).toString("hex")}.stale`;
   try {
     await rename(lockPath, aside);
@@ -63,6 +67,19 @@ async function breakIfStale(lockPath: string, staleMs: number): Promise<void> {
   await unlink(aside).catch(() => {});
 }
 
+/** Whether the process that wrote `content` may still hold the lock; unknown holders count as alive. */
+function holderAlive(content: string): boolean {
+  const [pid, host, , , boot, started] = content.split(" ");
+  if (host !== hostname()) return true; // another machine's process: only age can tell
+  if (boot && boot !== "-" && BOOT_ID && boot !== BOOT_ID) return false; // written before a reboot
+  if (!alive(Number(pid))) return false;
+  if (started && started !== "-") {
+    const now = startTimeOf(Number(pid));
+    if (now && now !== started) return false; // the pid has been reused by another process
+  }
+  return true;
+}
+
 function alive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
@@ -70,5 +87,21 @@ function alive(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), where Linux has it. */
+export function startTimeOf(pid: number): string {
+  const stat = readOr(`/proc/${pid}/stat`);
+  // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return fields[19] ?? "";
+}
+
+function readOr(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
   }
 }

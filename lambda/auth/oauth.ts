@@ -44,6 +44,8 @@ export interface RefreshOptions {
   /** waits between attempts on transient failures; the number of entries + 1 is the attempt count */
   backoffMs?: readonly number[];
   sleep?: (ms: number) => Promise<void>;
+  /** how long one call to the token endpoint may take */
+  attemptTimeoutMs?: number;
 }
 
 export async function requestRefresh(refreshToken: string, options: RefreshOptions): Promise<RefreshResult> {
@@ -53,12 +55,23 @@ export async function requestRefresh(refreshToken: string, options: RefreshOptio
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json" },
       body: JSON.stringify({ client_id: CODEX_CLIENT_ID, grant_type: "refresh_token", refresh_token: refreshToken }),
-      signal: AbortSignal.timeout(30_000),
+      // A redirect would carry the refresh token to whatever host it names.
+      redirect: "manual",
+      signal: AbortSignal.timeout(options.attemptTimeoutMs ?? 20_000),
     });
   } catch (err) {
     throw new RefreshError(`the token endpoint could not be reached (${err instanceof Error ? err.message : String(err)})`, false, null);
   }
-  const text = await res.text();
+  if (res.status >= 300 && res.status <= 399) {
+    await res.body?.cancel().catch(() => {});
+    throw new RefreshError(`the token endpoint answered with a redirect (HTTP ${res.status}), which is not followed; check CODEX_REFRESH_URL`, false, null);
+  }
+  let text: string;
+  try {
+    text = (await res.text()).slice(0, 64 * 1024);
+  } catch (err) {
+    throw new RefreshError(`the token endpoint's answer was cut off (${err instanceof Error ? err.message : String(err)})`, false, null);
+  }
   let body: Record<string, unknown> = {};
   try {
     body = JSON.parse(text) as Record<string, unknown>;
@@ -72,7 +85,9 @@ export async function requestRefresh(refreshToken: string, options: RefreshOptio
     (typeof body.code === "string" ? body.code : null);
   const message = (typeof error === "object" && error !== null ? (error as { message?: string }).message : undefined) ?? (typeof body.error_description === "string" ? body.error_description : undefined) ?? `HTTP ${res.status}`;
   const permanent = res.status === 401 || (code !== null && PERMANENT.has(code));
-  throw new RefreshError(`${code ? `${code}: ` : ""}${message}`, permanent, code);
+  // Token endpoints have been seen to quote the refresh token back in their message.
+  const said = `${code ? `${code}: ` : ""}${String(message).slice(0, 500)}`;
+  throw new RefreshError(refreshToken.length >= 8 ? said.replaceAll(refreshToken, "[redacted]") : said, permanent, code);
 }
 
 /** Retries transient failures with backoff; a permanent refusal is thrown at once. */

@@ -60,7 +60,10 @@ export function parseKeys(text: string, secretId: string): string[] {
   }
   const { keys, key } = (typeof doc === "object" && doc !== null ? doc : {}) as { keys?: unknown; key?: unknown };
   const all = [...(Array.isArray(keys) ? keys : []), ...(key === undefined ? [] : [key])];
-  const valid = all.filter((k): k is string => typeof k === "string" && k.length >= 16);
-  if (valid.length === 0) throw new Error(`the secret ${secretId} holds no key of 16 or more characters; it must be {"keys": ["..."]}`);
+  // A key travels in an HTTP header, so only printable ASCII can ever match.
+  const valid = all.filter((k): k is string => typeof k === "string" && k.length >= 16 && /^[\x21-\x7e]+$/.test(k));
+  if (valid.length === 0) {
+    throw new Error(`the secret ${secretId} holds no key of 16 or more printable ASCII characters (no spaces); it must be {"keys": ["..."]}`);
+  }
   return valid;
 }

@@ -8,12 +8,15 @@ import type { UpstreamErrorInfo } from "./types.js";
 
 const USAGE_LIMIT = /usage_limit_reached|usage_not_included|rate_limit_exceeded|usage limit/i;
 
+/** Upstream fields as bounded strings: a hostile body may put anything anywhere. */
+const text = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value.slice(0, 2000) : undefined);
+
 /** Which login the user must renew, phrased for where the proxy runs. */
 export type LoginHint = string;
 
 export function mapUpstreamFailure(info: UpstreamErrorInfo | undefined, nowMs: number): ProxyError {
-  const code = info?.code ?? info?.type ?? null;
-  const upstreamMessage = info?.message?.trim() || "no message";
+  const code = text(info?.code) ?? text(info?.type) ?? null;
+  const upstreamMessage = text(info?.message)?.trim() || "no message";
   switch (code) {
     case "usage_limit_reached":
       return usageLimit(info ?? {}, nowMs);
@@ -43,7 +46,7 @@ export function mapUpstreamFailure(info: UpstreamErrorInfo | undefined, nowMs: n
     case "cyber_policy":
     case "content_filter":
     case "invalid_request_error":
-      return new ProxyError(400, `The Codex backend refused the request: ${upstreamMessage}`, { code, param: info?.param ?? null });
+      return new ProxyError(400, `The Codex backend refused the request: ${upstreamMessage}`, { code, param: text(info?.param) ?? null });
     default:
       return new ProxyError(502, `The Codex backend failed to answer (${code ?? "unknown error"}): ${upstreamMessage}`, {
         code: code ?? "upstream_error",
@@ -53,25 +56,46 @@ export function mapUpstreamFailure(info: UpstreamErrorInfo | undefined, nowMs: n
 
 function usageLimit(info: UpstreamErrorInfo, nowMs: number): ProxyError {
   const nowS = nowMs / 1000;
-  const seconds =
-    typeof info.resets_in_seconds === "number"
-      ? info.resets_in_seconds
-      : typeof info.resets_at === "number"
-        ? info.resets_at - nowS
-        : undefined;
+  const resetsAt = epochSeconds(info.resets_at);
+  const fromResetsAt = typeof info.resets_in_seconds !== "number";
+  const seconds = plausibleWait(fromResetsAt ? (resetsAt === undefined ? undefined : resetsAt - nowS) : (info.resets_in_seconds as number));
   const headers: Record<string, string> = {};
   let when = "";
-  if (seconds !== undefined && Number.isFinite(seconds)) {
+  if (seconds !== undefined) {
     const wait = Math.max(1, Math.ceil(seconds));
     headers["retry-after"] = String(wait);
-    const resetAt = new Date((typeof info.resets_at === "number" ? info.resets_at : nowS + wait) * 1000);
+    const resetAt = new Date((fromResetsAt && resetsAt !== undefined ? resetsAt : nowS + wait) * 1000);
     when = ` It resets at ${resetAt.toISOString().replace(/\.\d{3}Z$/, "Z")} (in ${humanDuration(wait)}).`;
   }
-  const plan = info.plan_type ? ` for the ${info.plan_type} plan` : "";
+  const plan = typeof info.plan_type === "string" && /^[\w-]{1,40}$/.test(info.plan_type) ? ` for the ${info.plan_type} plan` : "";
   return new ProxyError(429, `The ChatGPT Codex usage limit${plan} has been reached.${when}`, {
     code: "usage_limit_reached",
     headers,
   });
+}
+
+/** The plan's longest window is a week; anything past a month, negative or not a number is noise. */
+const MAX_WAIT_S = 31 * 24 * 3600;
+
+function plausibleWait(seconds: number | undefined): number | undefined {
+  if (seconds === undefined || !Number.isFinite(seconds) || seconds > MAX_WAIT_S) return undefined;
+  return Math.max(0, seconds);
+}
+
+/** Unix seconds; a value in milliseconds (some backends send those) is scaled down. */
+function epochSeconds(value: unknown): number | undefined {
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) return undefined;
+  const seconds = value > 1e11 ? value / 1000 : value;
+  return seconds > 1e11 ? undefined : seconds;
+}
+
+/** A Retry-After header as seconds to wait: delta-seconds or an HTTP date. */
+export function retryAfterSeconds(header: string | null, nowMs: number): number | undefined {
+  if (header === null || header.trim() === "") return undefined;
+  const text = header.trim();
+  const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : (Date.parse(text) - nowMs) / 1000;
+  const wait = plausibleWait(seconds);
+  return wait === undefined ? undefined : Math.max(1, Math.ceil(wait));
 }
 
 function humanDuration(seconds: number): string {
@@ -95,19 +119,30 @@ export interface UpstreamHttpError {
   bodyText: string;
 }
 
+export function isChallenge(status: number, headers: Headers): boolean {
+  return headers.get("cf-mitigated") === "challenge" || ((status === 403 || status === 503) && /html/i.test(headers.get("content-type") ?? ""));
+}
+
 /** An upstream answer with a non-2xx status, before any event was streamed. */
 export function mapUpstreamHttpError(res: UpstreamHttpError, nowMs: number, loginHint: LoginHint): ProxyError {
   const { status, headers, bodyText } = res;
-  const contentType = headers.get("content-type") ?? "";
-  if (headers.get("cf-mitigated") === "challenge" || ((status === 403 || status === 503) && /html/i.test(contentType))) {
+  if (isChallenge(status, headers)) {
     return new ProxyError(
       502,
       `The Codex backend's firewall (Cloudflare) blocked this request with a challenge page (HTTP ${status}): it blocks some server and cloud networks. Run the proxy from another network, or route upstream calls through an egress proxy with UPSTREAM_PROXY_URL.`,
       { code: "upstream_blocked" },
     );
   }
+  if (status >= 300 && status <= 399) {
+    return new ProxyError(
+      502,
+      `The Codex backend answered with a redirect (HTTP ${status}${redirectHost(headers)}), which the proxy does not follow: it would send the conversation and the account id elsewhere. Check CODEX_BASE_URL.`,
+      { code: "upstream_redirect" },
+    );
+  }
 
   const parsed = parseErrorBody(bodyText);
+  const retryAfter = retryAfterSeconds(headers.get("retry-after"), nowMs);
   if (status === 401 || status === 403) {
     const detail = parsed.info?.message ?? parsed.detail ?? `HTTP ${status}`;
     const code = parsed.info?.code ? `${parsed.info.code}: ` : "";
@@ -115,13 +150,18 @@ export function mapUpstreamHttpError(res: UpstreamHttpError, nowMs: number, logi
       code: "upstream_unauthorized",
     });
   }
-  if (status === 429 || (status === 404 && USAGE_LIMIT.test(bodyText))) {
-    const mapped = mapUpstreamFailure({ ...(parsed.info ?? {}), code: parsed.info?.code ?? parsed.info?.type ?? "usage_limit_reached" }, nowMs);
-    if (mapped.status === 429 || mapped.status === 403) return mapped;
-    const retryAfter = headers.get("retry-after");
-    return new ProxyError(429, `The Codex backend is rate limiting this account: ${parsed.info?.message ?? parsed.detail ?? "too many requests"}`, {
+  const limitCode = [parsed.info?.code, parsed.info?.type].find((c) => c === "usage_limit_reached" || c === "usage_not_included" || c === "insufficient_quota");
+  if (limitCode || (status === 404 && USAGE_LIMIT.test(bodyText))) {
+    const mapped = mapUpstreamFailure({ ...(parsed.info ?? {}), code: limitCode ?? "usage_limit_reached" }, nowMs);
+    if (retryAfter !== undefined && mapped.headers["retry-after"] === undefined) mapped.headers["retry-after"] = String(retryAfter);
+    return mapped;
+  }
+  if (status === 429) {
+    const message = parsed.info?.message ?? parsed.detail ?? "too many requests";
+    const wait = retryAfter ?? retryAfterFromText(message);
+    return new ProxyError(429, `The Codex backend is rate limiting this account: ${message}${wait === undefined ? "" : ` Retry in ${humanDuration(wait)}.`}`, {
       code: "rate_limit_exceeded",
-      headers: retryAfter ? { "retry-after": retryAfter } : {},
+      headers: wait === undefined ? {} : { "retry-after": String(wait) },
     });
   }
   if (status >= 400 && status < 500) {
@@ -132,24 +172,45 @@ export function mapUpstreamHttpError(res: UpstreamHttpError, nowMs: number, logi
       type: "invalid_request_error",
     });
   }
-  return new ProxyError(502, `The Codex backend answered HTTP ${status}${parsed.detail || parsed.info?.message ? `: ${parsed.detail ?? parsed.info?.message}` : ""}. This is usually temporary; retry in a moment.`, {
+  const said = parsed.detail ?? parsed.info?.message;
+  if (status === 503) {
+    return new ProxyError(503, `The Codex backend is overloaded (HTTP 503${said ? `: ${said}` : ""}). Retry in a moment.`, {
+      code: "upstream_overloaded",
+      headers: { "retry-after": String(retryAfter ?? 5) },
+    });
+  }
+  return new ProxyError(502, `The Codex backend answered HTTP ${status}${said ? `: ${said}` : ""}. This is usually temporary; retry in a moment.`, {
     code: "upstream_unavailable",
   });
 }
 
-function parseErrorBody(text: string): { info?: UpstreamErrorInfo; detail?: string } {
+function redirectHost(headers: Headers): string {
+  try {
+    const location = headers.get("location");
+    return location ? ` to ${new URL(location, "http://relative.invalid").host}` : "";
+  } catch {
+    return "";
+  }
+}
+
+function parseErrorBody(bodyText: string): { info?: UpstreamErrorInfo; detail?: string } {
   let body: unknown;
   try {
-    body = JSON.parse(text);
+    body = JSON.parse(bodyText);
   } catch {
     return {};
   }
   if (typeof body !== "object" || body === null) return {};
   const { error, detail } = body as { error?: unknown; detail?: unknown };
   const out: { info?: UpstreamErrorInfo; detail?: string } = {};
-  if (typeof error === "object" && error !== null) out.info = error as UpstreamErrorInfo;
-  else if (typeof error === "string") out.info = { code: error, message: error };
-  if (typeof detail === "string") out.detail = detail;
-  else if (detail !== undefined) out.detail = JSON.stringify(detail);
+  if (typeof error === "object" && error !== null) {
+    const e = error as Record<string, unknown>;
+    out.info = { code: text(e.code) ?? null, type: text(e.type) ?? null, message: text(e.message) ?? null, param: text(e.param) ?? null };
+    if (typeof e.plan_type === "string") out.info.plan_type = e.plan_type;
+    if (typeof e.resets_at === "number") out.info.resets_at = e.resets_at;
+    if (typeof e.resets_in_seconds === "number") out.info.resets_in_seconds = e.resets_in_seconds;
+  } else if (typeof error === "string") out.info = { code: error, message: error };
+  if (typeof detail === "string") out.detail = detail.slice(0, 2000);
+  else if (detail !== undefined) out.detail = JSON.stringify(detail).slice(0, 2000);
   return out;
 }

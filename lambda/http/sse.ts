@@ -4,6 +4,7 @@
  * reasoning), so intermediaries and clients do not time the connection out.
  */
 import type { StreamFrame } from "../convert/stream.js";
+import type { ProxyError } from "../errors.js";
 
 const encoder = new TextEncoder();
 
@@ -15,8 +16,8 @@ export function encodeFrame(frame: StreamFrame): string {
 
 export interface SseOptions {
   keepAliveMs: number;
-  /** called once with the last frame's kind, or "cancelled" when the client went away */
-  onEnd: (outcome: StreamFrame["kind"] | "cancelled") => void;
+  /** called once with the last frame's kind (and its error), or "cancelled" when the client went away */
+  onEnd: (outcome: StreamFrame["kind"] | "cancelled", error?: ProxyError) => void;
 }
 
 export const SSE_HEADERS = {
@@ -28,10 +29,10 @@ export const SSE_HEADERS = {
 export function sseBody(head: StreamFrame[], rest: AsyncIterator<StreamFrame>, options: SseOptions): ReadableStream<Uint8Array> {
   let pending: Promise<IteratorResult<StreamFrame>> | undefined;
   let ended = false;
-  const end = (outcome: StreamFrame["kind"] | "cancelled") => {
+  const end = (outcome: StreamFrame["kind"] | "cancelled", error?: ProxyError) => {
     if (ended) return;
     ended = true;
-    options.onEnd(outcome);
+    options.onEnd(outcome, error);
   };
 
   return new ReadableStream<Uint8Array>({
@@ -59,7 +60,7 @@ export function sseBody(head: StreamFrame[], rest: AsyncIterator<StreamFrame>, o
       controller.enqueue(encoder.encode(encodeFrame(result.value)));
       if (result.value.kind !== "chunk") {
         controller.close();
-        end(result.value.kind);
+        end(result.value.kind, result.value.kind === "error" ? result.value.error : undefined);
         await rest.return?.();
       }
     },

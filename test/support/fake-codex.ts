@@ -32,9 +32,16 @@ export type Reply =
       /** hold the connection open after the last byte instead of closing */
       hang?: boolean;
       seed?: number;
+      headers?: Record<string, string>;
     }
   | { kind: "json"; status: number; body: unknown; headers?: Record<string, string> }
-  | { kind: "text"; status: number; body: string; headers?: Record<string, string> };
+  | { kind: "text"; status: number; body: string; headers?: Record<string, string> }
+  /** a 200 event stream of these raw pieces, `delayMs` apart; held open after them when `hang` */
+  | { kind: "raw"; pieces: readonly string[]; delayMs?: number; hang?: boolean; repeatLast?: boolean; headers?: Record<string, string> }
+  /** the connection is dropped without an answer */
+  | { kind: "reset" }
+  /** the request is read and never answered: no headers, no bytes */
+  | { kind: "silent" };
 
 export type Responder = (request: RecordedRequest) => Reply;
 
@@ -105,6 +112,25 @@ export class FakeCodex {
   }
 
   private async reply(res: ServerResponse, reply: Reply): Promise<void> {
+    if (reply.kind === "reset") return void res.socket?.destroy();
+    if (reply.kind === "silent") {
+      this.open.add(res);
+      res.on("close", () => this.open.delete(res));
+      return;
+    }
+    if (reply.kind === "raw") {
+      this.open.add(res);
+      res.on("close", () => this.open.delete(res));
+      res.writeHead(200, { "content-type": "text/event-stream", ...reply.headers });
+      res.flushHeaders();
+      for (let i = 0; !res.destroyed; i = reply.repeatLast ? Math.min(i + 1, reply.pieces.length - 1) : i + 1) {
+        if (!reply.repeatLast && i >= reply.pieces.length) break;
+        res.write(reply.pieces[i] ?? "");
+        if (reply.delayMs) await sleep(reply.delayMs);
+      }
+      if (!reply.hang && !res.destroyed) res.end();
+      return;
+    }
     if (reply.kind === "json" || reply.kind === "text") {
       res.writeHead(reply.status, { "content-type": reply.kind === "json" ? "application/json" : "text/html", ...reply.headers });
       res.end(reply.kind === "json" ? JSON.stringify(reply.body) : reply.body);
@@ -115,7 +141,7 @@ export class FakeCodex {
       this.open.delete(res);
       if (!res.writableFinished) this.abortedResponses++;
     });
-    res.writeHead(200, { "content-type": "text/event-stream", "x-request-id": "req_fake" });
+    res.writeHead(200, { "content-type": "text/event-stream", "x-request-id": "req_fake", ...reply.headers });
     res.flushHeaders(); // as a real SSE server does, before its first event
     const events = reply.cutAfterEvents === undefined ? reply.events : reply.events.slice(0, reply.cutAfterEvents);
     let bytes = Buffer.from(toSse(events));

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp, type AppDeps } from "../../lambda/app.js";
 import { StaticClientKeys } from "../../lambda/auth/client-keys.js";
-import { FileTokenSource } from "../../lambda/auth/file-store.js";
+import { FileTokenSource, type FileTokenOptions } from "../../lambda/auth/file-store.js";
 import { createUpstreamFetch } from "../../lambda/codex/http.js";
 import { readCoreConfig } from "../../lambda/config.js";
 import { createLogger, type Logger } from "../../lambda/log.js";
@@ -26,6 +26,9 @@ export interface ProxyOptions {
   clock?: () => number;
   limits?: AppDeps["limits"];
   logLines?: string[];
+  /** more options for the auth.json token source (write, lock, waits) */
+  tokenOptions?: Partial<FileTokenOptions>;
+  onRequestEnd?: AppDeps["onRequestEnd"];
 }
 
 export interface RunningProxy {
@@ -57,7 +60,12 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const config = readCoreConfig({ CODEX_BASE_URL: codex.url, CODEX_REFRESH_URL: "http://127.0.0.1:9/no-oauth-in-tests", LOG_LEVEL: "debug", ...options.env });
   const fetch = createUpstreamFetch(config.upstreamProxyUrl);
   const deps: AppDeps = {
-    tokens: FileTokenSource.load(authPath, { refresh: { url: config.refreshUrl, fetch, backoffMs: [20, 40] }, log, ...(options.clock ? { now: options.clock } : {}) }),
+    tokens: FileTokenSource.load(authPath, {
+      refresh: { url: config.refreshUrl, fetch, backoffMs: [20, 40] },
+      log,
+      ...(options.clock ? { now: options.clock } : {}),
+      ...options.tokenOptions,
+    }),
     clientKeys: new StaticClientKeys(options.keys ?? []),
     fetch,
     config,
@@ -65,6 +73,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   };
   if (options.clock) deps.clock = options.clock;
   if (options.limits) deps.limits = options.limits;
+  if (options.onRequestEnd) deps.onRequestEnd = options.onRequestEnd;
   const { handle } = createApp(deps);
   const server: Server = createServer(createNodeHandler(handle, log));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

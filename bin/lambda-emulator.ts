@@ -28,6 +28,8 @@ export interface EmulatorOptions {
   port?: number;
   host?: string;
   onLog?: (line: string) => void;
+  /** the Node binary the runtime client runs on; default: this process's */
+  nodePath?: string;
 }
 
 interface Invocation {
@@ -92,7 +94,7 @@ export class LambdaEmulator {
     this.workers.add(worker);
     const address = worker.server.address() as AddressInfo;
     const handler = this.options.handler ?? "index.handler";
-    const child = spawn(process.execPath, [ric, handler], {
+    const child = spawn(this.options.nodePath ?? process.execPath, [ric, handler], {
       cwd: this.options.bundleDir,
       env: {
         PATH: process.env.PATH ?? "",
@@ -164,7 +166,9 @@ export class LambdaEmulator {
       },
       ...(body.length ? { body: body.toString("base64"), isBase64Encoded: true } : { isBase64Encoded: false }),
     };
-    const invocation: Invocation = { id, event, deadline: now + (this.options.timeoutMs ?? 900_000), client: res };
+    // A direct invocation (as `aws lambda invoke` would make): the body is the event itself.
+    const direct = req.headers["x-emulator-direct-invoke"] !== undefined;
+    const invocation: Invocation = { id, event: direct ? (JSON.parse(body.toString("utf8")) as unknown) : event, deadline: now + (this.options.timeoutMs ?? 900_000), client: res };
     this.inflight.set(id, invocation);
     this.invocations++;
     const waiter = this.waiting.shift();
@@ -193,6 +197,9 @@ export class LambdaEmulator {
   }
 
   private dispatch(invocation: Invocation, res: ServerResponse, worker: Worker): void {
+    // As in Lambda, the timeout runs from the start of the invocation: a cold start before it
+    // (the runtime still initialising when the request arrived) does not count.
+    invocation.deadline = Date.now() + (this.options.timeoutMs ?? 900_000);
     invocation.worker = worker;
     worker.busy = invocation;
     invocation.timer = setTimeout(() => {

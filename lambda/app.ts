@@ -120,6 +120,7 @@ export function createApp(deps: AppDeps): AppHandle {
         Response.json({
           status: "ok",
           version: VERSION,
+          node: process.versions.node,
           upstream: upstreamHost,
           token_source: deps.tokens.kind,
           models: models.source,

@@ -77,7 +77,9 @@ export function toRequest(event: LambdaFunctionURLEvent, signal: AbortSignal): R
 async function respond(event: LambdaFunctionURLEvent, context: Context): Promise<Response> {
   if (app instanceof ProxyError) return app.toResponse();
   const abort = new AbortController();
-  const budget = budgetFrom(context.getRemainingTimeInMillis());
+  const remaining = context.getRemainingTimeInMillis();
+  const budget = budgetFrom(remaining);
+  log.debug("invocation", { request_id: context.awsRequestId, remaining_ms: remaining, budget_ms: budget });
   try {
     const request = toRequest(event, abort.signal);
     if (request instanceof ProxyError) return request.toResponse();

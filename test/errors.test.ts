@@ -60,6 +60,7 @@ describe("routes", () => {
     expect(JSON.parse(text)).toEqual({
       status: "ok",
       version: "0.1.0",
+      node: process.versions.node,
       upstream: new URL(proxy.codex.url).host,
       token_source: "auth.json",
       models: "catalog",

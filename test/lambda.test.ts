@@ -10,17 +10,22 @@ import type { LambdaEmulator } from "../bin/lambda-emulator.js";
 import { FakeCodex } from "./support/fake-codex.js";
 import { FakeSecretsManager } from "./support/fake-secrets-manager.js";
 import { accessToken, fixtureJson, longTextTurn, recorded, sseFixtureEvents } from "./support/fixtures.js";
-import { ricInstalled, startEmulator, synthBundle } from "./support/lambda.js";
+import { lambdaRuntimes, ricInstalled, startEmulator, synthBundle } from "./support/lambda.js";
 import { ACCOUNT_ID, authJson, chatBody, readSse, readSseSlowly, streamedContent } from "./support/proxy.js";
 
 const KEY = "sk-lambda-test-key-000000000001";
 const available = ricInstalled();
 
-it("aws-lambda-ric is built (CI installs autoconf, automake and libtool for it)", () => {
-  if (process.env.CI) expect(available).toBe(true);
+const runtimes = lambdaRuntimes();
+
+it("aws-lambda-ric is built (CI installs autoconf, automake and libtool for it), and Node 24 is there to run it on", () => {
+  if (process.env.CI) {
+    expect(available).toBe(true);
+    expect(runtimes.map((r) => r.name)).toContain("Node 24");
+  }
 });
 
-describe.skipIf(!available)("the Lambda bundle under the real runtime", () => {
+describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real runtime on $name", ({ nodePath }) => {
   let bundle: { outdir: string; bundleDir: string };
   let codex: FakeCodex;
   let sm: FakeSecretsManager;
@@ -47,7 +52,7 @@ describe.skipIf(!available)("the Lambda bundle under the real runtime", () => {
     sm = await new FakeSecretsManager().start();
     sm.create("codex-tokens", JSON.stringify(authJson()));
     sm.create("proxy-keys", JSON.stringify({ keys: [KEY] }));
-    lambda = await startEmulator({ bundleDir: bundle.bundleDir, env: env(), concurrency: 2, timeoutMs: 60_000 }, logs);
+    lambda = await startEmulator({ bundleDir: bundle.bundleDir, env: env(), concurrency: 2, timeoutMs: 60_000, nodePath }, logs);
   }, 120_000);
   afterAll(async () => {
     await lambda?.stop();
@@ -141,8 +146,9 @@ describe.skipIf(!available)("the Lambda bundle under the real runtime", () => {
   });
 
   it("ends a stream within the time budget with an in-band error, before the function would be killed", async () => {
-    const short = await startEmulator({ bundleDir: bundle.bundleDir, env: env(), timeoutMs: 5_000 }, logs);
+    const short = await startEmulator({ bundleDir: bundle.bundleDir, env: env(), timeoutMs: 5_000, nodePath }, logs);
     try {
+      await (await fetch(`${short.url}/health`)).text(); // a warm instance: the clock below is the invocation's alone
       codex.enqueue({ kind: "sse", events: TEXT.slice(0, 15), hang: true });
       const started = Date.now();
       const frames = await readSse(await post(short.url, chatBody({ stream: true })));
@@ -163,7 +169,7 @@ describe.skipIf(!available)("the Lambda bundle under the real runtime", () => {
   });
 
   it("fails closed when the API keys secret cannot be read", async () => {
-    const closed = await startEmulator({ bundleDir: bundle.bundleDir, env: env({ API_KEYS_SECRET_ID: "missing-keys" }) }, logs);
+    const closed = await startEmulator({ bundleDir: bundle.bundleDir, env: env({ API_KEYS_SECRET_ID: "missing-keys" }), nodePath }, logs);
     try {
       const before = codex.responsesCalls.length;
       const res = await post(closed.url, chatBody());
@@ -178,8 +184,8 @@ describe.skipIf(!available)("the Lambda bundle under the real runtime", () => {
 
   it("serves a clear error while no login has been uploaded, and for a missing setting", async () => {
     sm.create("empty-tokens", '{"placeholder":"run npm run tokens:upload"}');
-    const empty = await startEmulator({ bundleDir: bundle.bundleDir, env: env({ CODEX_SECRET_ID: "empty-tokens" }) }, logs);
-    const unset = await startEmulator({ bundleDir: bundle.bundleDir, env: env({ API_KEYS_SECRET_ID: "" }) }, logs);
+    const empty = await startEmulator({ bundleDir: bundle.bundleDir, env: env({ CODEX_SECRET_ID: "empty-tokens" }), nodePath }, logs);
+    const unset = await startEmulator({ bundleDir: bundle.bundleDir, env: env({ API_KEYS_SECRET_ID: "" }), nodePath }, logs);
     try {
       const a = await post(empty.url, chatBody());
       expect(a.status).toBe(503);
@@ -206,7 +212,7 @@ describe.skipIf(!available)("the Lambda bundle under the real runtime", () => {
       sm.onRotate = async (secretId, token) => {
         for (const Step of ["createSecret", "setSecret", "testSecret", "finishSecret"] as const) await rotate({ Step, SecretId: secretId, ClientRequestToken: token });
       };
-      const rotating = await startEmulator({ bundleDir: bundle.bundleDir, env: env({ CODEX_SECRET_ID: "expiring-tokens" }) }, logs);
+      const rotating = await startEmulator({ bundleDir: bundle.bundleDir, env: env({ CODEX_SECRET_ID: "expiring-tokens" }), nodePath }, logs);
       try {
         codex.always((req) => (oauth.accepts(req.headers.authorization) ? { kind: "sse", events: TEXT } : { kind: "json", status: 401, body: { error: { code: "token_expired", message: "expired" } } }));
         const res = await post(rotating.url, chatBody({ stream: true }));
@@ -222,6 +228,50 @@ describe.skipIf(!available)("the Lambda bundle under the real runtime", () => {
       client.destroy();
       await oauth.stop();
     }
+  });
+
+  it("runs on the Node it was asked to run on", async () => {
+    const health = (await (await fetch(`${lambda.url}/health`)).json()) as { node: string };
+    const expected = (await import("node:child_process")).execFileSync(nodePath, ["-p", "process.versions.node"], { encoding: "utf8" }).trim();
+    expect(health.node).toBe(expected);
+  });
+
+  it("writes one set of EMF metric records per request: totals, by dialect and model, and errors by code", async () => {
+    const headers = { "x-codex-primary-used-percent": "42.5", "x-codex-primary-window-minutes": "300", "x-codex-secondary-used-percent": "7" };
+    codex.enqueue({ kind: "sse", events: TEXT, headers });
+    const ok = await post(lambda.url, chatBody({ stream: true }));
+    expect(ok.headers.get("x-codex-primary-used-percent")).toBe("42.5"); // passed on to the client
+    await readSse(ok);
+    codex.enqueue({ kind: "json", status: 429, body: fixtureJson("error.429-usage-limit-reached.body.json") });
+    await (await post(lambda.url, chatBody())).text();
+
+    type Emf = { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] } } & Record<string, unknown>;
+    const records = () =>
+      logs
+        .filter((l) => l.includes('"_aws"'))
+        .map((l) => JSON.parse(l.slice(l.indexOf("{"))) as Emf);
+    await expect.poll(() => records().filter((r) => r.code === "usage_limit_reached").length, { timeout: 5_000 }).toBeGreaterThan(0);
+    const all = records();
+    for (const r of all) expect(r._aws.CloudWatchMetrics[0]?.Namespace).toBe("CodexOpenAIProxy");
+    const totals = all.filter((r) => JSON.stringify(r._aws.CloudWatchMetrics[0]?.Dimensions) === '[["service"]]');
+    expect(totals.some((r) => r.Requests === 1 && r.ServerErrors === 0 && r.PrimaryUsedPercent === 42.5 && r.SecondaryUsedPercent === 7)).toBe(true);
+    const byModel = all.find((r) => r.dialect === "chat" && r.model === "gpt-5.5" && typeof r.OutputTokens === "number");
+    expect(byModel).toBeDefined();
+    expect(byModel?.TimeToFirstByte).toBeGreaterThanOrEqual(0);
+    expect(byModel?.Duration).toBeGreaterThanOrEqual(byModel?.TimeToFirstByte as number);
+    const failed = all.find((r) => r.code === "usage_limit_reached");
+    expect(failed?.Errors).toBe(1);
+    expect(JSON.stringify(failed?._aws.CloudWatchMetrics[0]?.Dimensions)).toBe('[["service","code"]]');
+    // /health shows the latest windows this instance saw
+    const health = (await (await fetch(`${lambda.url}/health`)).json()) as { usage_limits: unknown };
+    expect(health.usage_limits).toBeDefined();
+  });
+
+  it("a direct invocation with an event that is not a Function URL request is a 400, not a crash", async () => {
+    const res = await fetch(lambda.url, { method: "POST", headers: { "x-emulator-direct-invoke": "1" }, body: JSON.stringify({ hello: "world" }) });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_event");
+    expect(lambda.failures).toEqual([]);
   });
 
   it("never logs a secret", () => {

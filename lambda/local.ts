@@ -35,6 +35,8 @@ Environment:
   OPENAI_API_KEY        use an OpenAI API key instead, when there is no ChatGPT login
   OPENAI_BASE_URL       where API-key requests go (default ${DEFAULTS.openaiBaseUrl})
   UPSTREAM_PROXY_URL    HTTP(S) proxy for upstream calls
+  UPSTREAM_MAX_CONNECTIONS  cap on concurrent upstream streams (default: none)
+  CORS_ORIGINS          comma-separated web origins allowed to call from a browser
   LOG_LEVEL             debug | info | warn | error | silent (default info)
 
 Clients: base URL http://127.0.0.1:${DEFAULTS.port}/v1, any model from GET /v1/models.`;

@@ -14,11 +14,15 @@ import { ProxyError, toProxyError } from "./errors.js";
 import { BrowserPolicy } from "./http/browser-policy.js";
 import { silentLogger, type LogFields, type Logger } from "./log.js";
 import { ModelCatalog } from "./models/catalog.js";
-import { handleChat } from "./routes/chat.js";
+import { chatDialect } from "./dialects/chat/index.js";
+import { responsesDialect } from "./dialects/responses/index.js";
+import type { Dialect, Frame } from "./pipeline/dialect.js";
+import { runTurn } from "./pipeline/run.js";
 import { handleModels } from "./routes/models.js";
 import { VERSION } from "./version.js";
 
-export type App = (request: Request) => Promise<Response>;
+/** `budgetMs`: the runtime's time limit for this request (Lambda); the answer ends within it. */
+export type App = (request: Request, options?: { budgetMs?: number }) => Promise<Response>;
 
 export interface AppDeps {
   tokens: TokenSource;
@@ -50,7 +54,7 @@ export interface AppHandle {
   models: ModelCatalog;
 }
 
-type Route = { methods: string[]; auth: boolean; run: (request: Request, note: Notes) => Promise<Response> };
+type Route = { methods: string[]; auth: boolean; run: (request: Request, note: Notes, budgetMs?: number) => Promise<Response> };
 
 export interface Notes {
   /** adds fields to the request's log line */
@@ -92,11 +96,11 @@ export function createApp(deps: AppDeps): AppHandle {
   });
   const upstreamHost = new URL(deps.config.codexBaseUrl).host;
 
-  const chat: Route = {
+  const turn = <F extends Frame>(dialect: Dialect<F>): Route => ({
     methods: ["POST"],
     auth: true,
-    run: (request, notes) =>
-      handleChat(request, {
+    run: (request, notes, budgetMs) =>
+      runTurn(dialect, request, {
         tokens: deps.tokens,
         codex,
         models,
@@ -104,13 +108,18 @@ export function createApp(deps: AppDeps): AppHandle {
         maxBodyBytes: limits.maxBodyBytes,
         keepAliveMs: limits.keepAliveMs,
         maxAnswerBytes: limits.maxAnswerBytes,
+        ...(budgetMs === undefined ? {} : { budgetMs }),
         ...notes,
       }),
-  };
+  });
+  const chat = turn(chatDialect);
+  const responses = turn(responsesDialect);
   const list: Route = { methods: ["GET"], auth: true, run: () => handleModels(models, now) };
   const routes: Record<string, Route> = {
     "/v1/chat/completions": chat,
     "/chat/completions": chat,
+    "/v1/responses": responses,
+    "/responses": responses,
     "/v1/models": list,
     "/models": list,
     "/health": {
@@ -130,7 +139,7 @@ export function createApp(deps: AppDeps): AppHandle {
     },
   };
 
-  const handle: App = async (request) => {
+  const handle: App = async (request, options = {}) => {
     const started = now();
     const url = new URL(request.url);
     const path = url.pathname.replace(/\/+$/, "") || "/";
@@ -161,7 +170,7 @@ export function createApp(deps: AppDeps): AppHandle {
       const route = routes[path];
       if (request.method === "OPTIONS") return finish(preflight(request, route));
       if (!route) {
-        throw new ProxyError(404, `No route ${request.method} ${url.pathname}. This proxy serves POST /v1/chat/completions, GET /v1/models and GET /health.`, {
+        throw new ProxyError(404, `No route ${request.method} ${url.pathname}. This proxy serves POST /v1/chat/completions, POST /v1/responses, GET /v1/models and GET /health.`, {
           code: "unknown_url",
         });
       }
@@ -172,7 +181,9 @@ export function createApp(deps: AppDeps): AppHandle {
         });
       }
       if (route.auth) await deps.clientKeys.verify(request.headers.get("authorization"));
-      const response = await route.run(request, {
+      const response = await route.run(
+        request,
+        {
         annotate: (extra) => Object.assign(fields, extra),
         ended: (extra) => record(extra, "stream ended"),
         unexpected,
@@ -181,7 +192,9 @@ export function createApp(deps: AppDeps): AppHandle {
           const limits = usage.observe(headers);
           if (limits) Object.assign(fields, limitFields(limits));
         },
-      });
+        },
+        options.budgetMs,
+      );
       return finish(response);
     } catch (err) {
       if (request.signal.aborted) {

@@ -83,7 +83,8 @@ async function respond(event: LambdaFunctionURLEvent, context: Context): Promise
   try {
     const request = toRequest(event, abort.signal);
     if (request instanceof ProxyError) return request.toResponse();
-    return await respondWithin(app(request), budget, abort);
+    // The pipeline ends a turn within the budget in its dialect's terms; this guards what comes before.
+    return await respondWithin(app(request, { budgetMs: budget }), budget + Math.min(500, Math.max(1, remaining - budget) / 2), abort);
   } catch (err) {
     log.error("unexpected failure in the handler", { request_id: context.awsRequestId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
     return toProxyError(err).toResponse();

@@ -10,7 +10,7 @@ import fc from "fast-check";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CodexEvent, InputItem } from "../lambda/codex/types.js";
-import { convertChatRequest } from "../lambda/convert/request.js";
+import { convertChatRequest } from "../lambda/dialects/chat/request.js";
 import { sseFixtureEvents } from "./support/fixtures.js";
 import { readSse, startProxy, type RunningProxy } from "./support/proxy.js";
 

@@ -14,7 +14,7 @@ beforeAll(() => {
   const { app, stack } = buildApp({ outdir, context: { allowedModels: "gpt-5.5,gpt-5.4", reservedConcurrency: "5", usageAlarmPercent: "85" } });
   app.synth(); // runs the cdk-nag AwsSolutions checks: any unacknowledged finding throws
   template = Template.fromStack(stack);
-});
+}, 120_000); // bundling two functions and the nag checks: slow on a loaded 2-core machine
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 describe("ProxyStack", () => {

@@ -4,10 +4,11 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CodexEvent } from "../lambda/codex/types.js";
-import { ChatStreamConverter, type StreamFrame } from "../lambda/convert/stream.js";
-import { ToolNames } from "../lambda/convert/tool-names.js";
+import { ChatStreamConverter, type StreamFrame } from "../lambda/dialects/chat/stream.js";
+import { ToolNames } from "../lambda/codex/tool-names.js";
+import { chatDialect } from "../lambda/dialects/chat/index.js";
 import { sseBody } from "../lambda/http/sse.js";
-import type { ChatChunk } from "../lambda/openai/types.js";
+import type { ChatChunk } from "../lambda/dialects/chat/types.js";
 import { longTextTurn, recorded, recordedTurns, sseFixtureEvents } from "./support/fixtures.js";
 import { chatBody, readSse, readSseSlowly, startProxy, streamedContent, type RunningProxy } from "./support/proxy.js";
 
@@ -142,7 +143,7 @@ describe("SSE body backpressure", () => {
       }
       yield { kind: "done" };
     }
-    const body = sseBody([], upstream(), { keepAliveMs: 60_000, onEnd: () => {} });
+    const body = sseBody([], upstream(), { encode: chatDialect.encode, keepAliveMs: 60_000, onEnd: () => {} });
     const reader = body.getReader();
     await new Promise((r) => setTimeout(r, 50));
     expect(pulled).toBeLessThanOrEqual(2); // nothing read yet: at most the stream's own small buffer

@@ -14,7 +14,7 @@ import type { Fetch } from "./http.js";
 import { isChallenge } from "./errors.js";
 import { UpstreamSlots } from "./slots.js";
 import { describe, idleTimeoutError, MAX_EVENT_BYTES, mib, readEvents } from "./sse.js";
-import type { CodexEvent, ResponsesRequest } from "./types.js";
+import type { CodexEvent, UpstreamRequest } from "./types.js";
 
 export interface CodexClientConfig {
   codexBaseUrl: string;
@@ -79,7 +79,7 @@ export class CodexClient {
    * Starts a model turn. A non-2xx answer is returned, not thrown, so the caller may retry a 401.
    * A connection error or a 502/503/504 is retried once here, since nothing has reached the client.
    */
-  async open(request: ResponsesRequest, credentials: Credentials, signal: AbortSignal): Promise<OpenResult> {
+  async open(request: UpstreamRequest, credentials: Credentials, signal: AbortSignal): Promise<OpenResult> {
     const body = withHeaderSafeCacheKey(request);
     const url = `${this.baseUrl(credentials)}/responses`;
     const init: RequestInit = {
@@ -202,7 +202,7 @@ export async function readCapped(res: Response, limit: number): Promise<string> 
  * The cache key also goes out as the `session_id` header, so a client key that cannot be a header
  * value (non-ASCII, control characters, very long) is replaced by its digest in both places.
  */
-function withHeaderSafeCacheKey(body: ResponsesRequest): ResponsesRequest {
+function withHeaderSafeCacheKey(body: UpstreamRequest): UpstreamRequest {
   const key = body.prompt_cache_key;
   if (key === undefined || /^[\x21-\x7e]{1,200}$/.test(key)) return body;
   return { ...body, prompt_cache_key: createHash("sha256").update(key, "utf8").digest("hex") };

@@ -59,6 +59,20 @@ export interface ResponsesRequest {
   prompt_cache_key: string;
 }
 
+/**
+ * A body from a Responses-API client: its own items and tools, normalised and passed through
+ * (dialects/responses/request.ts), with the same fixed fields as every upstream body.
+ */
+export interface PassthroughRequest extends Omit<ResponsesRequest, "input" | "tools" | "tool_choice" | "reasoning"> {
+  input: Record<string, unknown>[];
+  tools?: Record<string, unknown>[];
+  tool_choice?: unknown;
+  reasoning?: Record<string, unknown>;
+  client_metadata?: unknown;
+}
+
+export type UpstreamRequest = ResponsesRequest | PassthroughRequest;
+
 export interface ResponseUsage {
   input_tokens?: number;
   input_tokens_details?: { cached_tokens?: number } | null;

@@ -1,10 +1,11 @@
 /**
  * A time budget for one request. Inside Lambda a client disconnect is invisible and the function is
  * killed at its timeout, so every request must end on its own before then: before the status is out
- * that is a 504; mid-stream it is an in-band error frame and a clean end — never a silent cut.
+ * that is a 504; mid-stream it is the dialect's in-band error frame and a clean end — never a silent
+ * cut. The pipeline (pipeline/run.ts) enforces it where a dialect is known; `respondWithin` is the
+ * adapter's backstop for everything before that (reading secrets, checking keys).
  */
 import { ProxyError } from "../errors.js";
-import { encodeFrame } from "./sse.js";
 
 export function deadlineError(budgetMs: number): ProxyError {
   return new ProxyError(
@@ -24,57 +25,21 @@ export function budgetFrom(remainingMs: number): number {
 }
 
 /**
- * Resolves to `pending`'s response bounded by `budgetMs`; `abort` is fired when the budget runs
- * out so the upstream call stops too.
+ * Resolves to `pending`'s response, or to a 504 once `budgetMs` has passed (`abort` is then fired so
+ * the work stops too). Only the wait for the response is bounded: its body is the pipeline's business.
  */
 export async function respondWithin(pending: Promise<Response>, budgetMs: number, abort: AbortController): Promise<Response> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<"expired">((resolve) => {
     timer = setTimeout(() => resolve("expired"), budgetMs);
   });
-  const first = await Promise.race([pending, expired]);
-  if (first === "expired") {
+  try {
+    const first = await Promise.race([pending, expired]);
+    if (first !== "expired") return first;
     abort.abort();
     pending.catch(() => {}); // it will reject with the abort; nobody is waiting for it any more
     return deadlineError(budgetMs).toResponse();
-  }
-  const isStream = first.body !== null && (first.headers.get("content-type") ?? "").startsWith("text/event-stream");
-  if (!isStream || !first.body) {
+  } finally {
     clearTimeout(timer);
-    return first;
   }
-  const body = bounded(first.body, expired, budgetMs, abort, () => clearTimeout(timer));
-  return new Response(body, { status: first.status, headers: first.headers });
-}
-
-function bounded(
-  inner: ReadableStream<Uint8Array>,
-  expired: Promise<"expired">,
-  budgetMs: number,
-  abort: AbortController,
-  done: () => void,
-): ReadableStream<Uint8Array> {
-  const reader = inner.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const next = await Promise.race([reader.read(), expired]);
-      if (next === "expired") {
-        abort.abort();
-        void reader.cancel().catch(() => {});
-        controller.enqueue(new TextEncoder().encode(encodeFrame({ kind: "error", error: deadlineError(budgetMs) })));
-        controller.close();
-        return;
-      }
-      if (next.done) {
-        done();
-        controller.close();
-        return;
-      }
-      controller.enqueue(next.value);
-    },
-    async cancel(reason) {
-      done();
-      await reader.cancel(reason);
-    },
-  });
 }

@@ -1,23 +1,24 @@
 /**
- * Stream frames -> an SSE Response body. Pull-based, so a slow client slows the upstream read
+ * A dialect's frames -> an SSE Response body. Pull-based, so a slow client slows the upstream read
  * instead of filling memory; a comment line goes out when the upstream is silent for a while (long
- * reasoning), so intermediaries and clients do not time the connection out.
+ * reasoning), so intermediaries and clients do not time the connection out. An `error` or `done`
+ * frame ends the body; so does a spent time budget, with the dialect's in-band error frame.
  */
-import type { StreamFrame } from "../convert/stream.js";
 import type { ProxyError } from "../errors.js";
+import { isErrorFrame, type Frame } from "../pipeline/dialect.js";
 
 const encoder = new TextEncoder();
 
-export function encodeFrame(frame: StreamFrame): string {
-  if (frame.kind === "chunk") return `data: ${JSON.stringify(frame.chunk)}\n\n`;
-  if (frame.kind === "error") return `data: ${JSON.stringify(frame.error.toJSON())}\n\n`;
-  return "data: [DONE]\n\n";
-}
+export type StreamOutcome = "done" | "error" | "cancelled";
 
-export interface SseOptions {
+export interface SseOptions<F extends Frame> {
+  encode: (frame: F) => string;
   keepAliveMs: number;
-  /** called once with the last frame's kind (and its error), or "cancelled" when the client went away */
-  onEnd: (outcome: StreamFrame["kind"] | "cancelled", error?: ProxyError) => void;
+  /** resolves when the request's time budget is spent; `onExpired` gives the frame to end with */
+  expired?: Promise<"expired">;
+  onExpired?: () => F;
+  /** called once: how the stream ended (with the error frame's error) */
+  onEnd: (outcome: StreamOutcome, error?: ProxyError) => void;
 }
 
 export const SSE_HEADERS = {
@@ -26,18 +27,20 @@ export const SSE_HEADERS = {
   "x-accel-buffering": "no",
 };
 
-export function sseBody(head: StreamFrame[], rest: AsyncIterator<StreamFrame>, options: SseOptions): ReadableStream<Uint8Array> {
-  let pending: Promise<IteratorResult<StreamFrame>> | undefined;
+export function sseBody<F extends Frame>(head: F[], rest: AsyncIterator<F>, options: SseOptions<F>): ReadableStream<Uint8Array> {
+  let pending: Promise<IteratorResult<F>> | undefined;
   let ended = false;
-  const end = (outcome: StreamFrame["kind"] | "cancelled", error?: ProxyError) => {
+  const end = (outcome: StreamOutcome, error?: ProxyError) => {
     if (ended) return;
     ended = true;
     options.onEnd(outcome, error);
   };
+  const never = new Promise<never>(() => {});
+  const expired = options.expired ?? never;
 
   return new ReadableStream<Uint8Array>({
     start(controller) {
-      for (const frame of head) controller.enqueue(encoder.encode(encodeFrame(frame)));
+      for (const frame of head) controller.enqueue(encoder.encode(options.encode(frame)));
     },
     async pull(controller) {
       pending ??= rest.next();
@@ -45,10 +48,19 @@ export function sseBody(head: StreamFrame[], rest: AsyncIterator<StreamFrame>, o
       const tick = new Promise<"tick">((resolve) => {
         timer = setTimeout(() => resolve("tick"), options.keepAliveMs);
       });
-      const result = await Promise.race([pending, tick]);
+      const result = await Promise.race([pending, tick, expired]);
       clearTimeout(timer);
       if (result === "tick") {
         controller.enqueue(encoder.encode(": keep-alive\n\n"));
+        return;
+      }
+      if (result === "expired") {
+        const frame = options.onExpired?.() as F;
+        controller.enqueue(encoder.encode(options.encode(frame)));
+        controller.close();
+        end("error", isErrorFrame(frame) ? frame.error : undefined);
+        pending.catch(() => {});
+        void rest.return?.(undefined)?.catch(() => {});
         return;
       }
       pending = undefined;
@@ -57,16 +69,17 @@ export function sseBody(head: StreamFrame[], rest: AsyncIterator<StreamFrame>, o
         end("done");
         return;
       }
-      controller.enqueue(encoder.encode(encodeFrame(result.value)));
-      if (result.value.kind !== "chunk") {
+      const frame = result.value;
+      controller.enqueue(encoder.encode(options.encode(frame)));
+      if (isErrorFrame(frame) || frame.kind === "done") {
         controller.close();
-        end(result.value.kind, result.value.kind === "error" ? result.value.error : undefined);
-        await rest.return?.();
+        end(isErrorFrame(frame) ? "error" : "done", isErrorFrame(frame) ? frame.error : undefined);
+        await rest.return?.(undefined);
       }
     },
     async cancel() {
       end("cancelled");
-      await rest.return?.();
+      await rest.return?.(undefined);
     },
   });
 }

@@ -3,8 +3,8 @@
  * comparing changes on the same machine, not absolute claims. Bounded: a fixed number of requests.
  */
 import { performance } from "node:perf_hooks";
-import { ChatStreamConverter } from "../../lambda/convert/stream.js";
-import { ToolNames } from "../../lambda/convert/tool-names.js";
+import { ChatStreamConverter } from "../../lambda/dialects/chat/stream.js";
+import { ToolNames } from "../../lambda/codex/tool-names.js";
 import { recorded } from "../support/fixtures.js";
 import { chatBody, startProxy } from "../support/proxy.js";
 

@@ -11,11 +11,12 @@
  * Items are keyed by `output_index`, not by item id: some gateways rotate item ids between events of
  * the same item (fixture recorded.github-copilot-id-rotation.1.jsonl).
  */
-import { ProxyError } from "../errors.js";
-import { mapUpstreamFailure } from "../codex/errors.js";
-import type { CodexEvent, OutputItem, ResponseUsage } from "../codex/types.js";
-import type { ChatChunk, ChatDelta, ChatFinishReason, ChatUsage } from "../openai/types.js";
-import type { ToolNames } from "./tool-names.js";
+import { ProxyError } from "../../errors.js";
+import { mapUpstreamFailure } from "../../codex/errors.js";
+import { isHandshakeEvent } from "../../codex/events.js";
+import type { CodexEvent, OutputItem, ResponseUsage } from "../../codex/types.js";
+import type { ChatChunk, ChatDelta, ChatFinishReason, ChatUsage } from "./types.js";
+import type { ToolNames } from "../../codex/tool-names.js";
 
 export type StreamFrame = { kind: "chunk"; chunk: ChatChunk } | { kind: "error"; error: ProxyError } | { kind: "done" };
 
@@ -26,17 +27,6 @@ export interface StreamConverterOptions {
   includeUsage: boolean;
   toolNames: ToolNames;
   now: () => number;
-}
-
-/** Events that arrive before the backend has really accepted the request. */
-export function isHandshakeEvent(type: string): boolean {
-  return (
-    type === "response.created" ||
-    type === "response.in_progress" ||
-    type === "response.queued" ||
-    type.startsWith("codex.") ||
-    type.startsWith("responsesapi.")
-  );
 }
 
 interface CallState {
@@ -76,6 +66,11 @@ export class ChatStreamConverter {
       frames.push(...this.finish(event));
     }
     return frames;
+  }
+
+  fail(error: ProxyError): StreamFrame {
+    this.finished = true;
+    return { kind: "error", error };
   }
 
   /** The upstream connection ended. Without a terminal event that is a truncation, not a success. */

@@ -5,10 +5,10 @@
  * has no Responses meaning), or refused with a 400 that names the field. The README's mapping table
  * documents the same rules.
  */
-import { createHash } from "node:crypto";
-import { badRequest } from "../errors.js";
-import type { FunctionTool, InputFile, InputImage, InputItem, InputText, OutputText, ResponsesRequest, TextFormat, ToolChoice } from "../codex/types.js";
-import { ToolNames } from "./tool-names.js";
+import { derivedCacheKey } from "../../codex/cache-key.js";
+import { badRequest } from "../../errors.js";
+import type { FunctionTool, InputFile, InputImage, InputItem, InputText, OutputText, ResponsesRequest, TextFormat, ToolChoice } from "../../codex/types.js";
+import { ToolNames } from "../../codex/tool-names.js";
 
 export const REASONING_EFFORTS = ["none", "minimal", "low", "medium", "high", "xhigh", "max", "ultra"] as const;
 
@@ -405,10 +405,5 @@ function textFormat(format: unknown): TextFormat {
  */
 function promptCacheKey(req: Json, instructions: string, input: InputItem[]): string {
   if (typeof req.prompt_cache_key === "string" && req.prompt_cache_key !== "") return req.prompt_cache_key;
-  const seed =
-    typeof req.user === "string" && req.user !== ""
-      ? `user\0${req.user}`
-      : `conversation\0${instructions}\0${JSON.stringify(input.find((item) => item.type === "message" && item.role === "user") ?? null)}`;
-  const hex = createHash("sha256").update(seed).digest("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  return derivedCacheKey(req.user, instructions, input.find((item) => item.type === "message" && item.role === "user"));
 }

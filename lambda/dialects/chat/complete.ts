@@ -4,7 +4,7 @@
  * chunks keeps a single source of truth for content, tool calls and finish reasons — including the
  * rebuild from `output_item.done`, since `response.completed.output` can be empty.
  */
-import type { ChatChunk, ChatCompletion, ChatFinishReason, ChatToolCall, ChatUsage } from "../openai/types.js";
+import type { ChatChunk, ChatCompletion, ChatFinishReason, ChatToolCall, ChatUsage } from "./types.js";
 import { convertUsage } from "./stream.js";
 
 export class CompletionBuilder {

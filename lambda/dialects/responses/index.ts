@@ -1,0 +1,58 @@
+/**
+ * The Responses API dialect (`POST /v1/responses`): the client's request passed through under the
+ * backend's rules, its events passed back, errors in the Responses API's own shape.
+ */
+import type { ProxyError } from "../../errors.js";
+import type { Collector, Dialect } from "../../pipeline/dialect.js";
+import { convertResponsesRequest } from "./request.js";
+import { ResponsesStreamConverter, type ResponsesFrame } from "./stream.js";
+
+export const responsesDialect: Dialect<ResponsesFrame> = {
+  name: "responses",
+
+  convert(raw, model) {
+    const converted = convertResponsesRequest(raw, { model: model.model, ...(model.effort ? { aliasEffort: model.effort } : {}) });
+    return {
+      body: converted.body,
+      stream: converted.stream,
+      fields: { tools: converted.body.tools?.length ?? 0 },
+      converter: ({ now }) => new ResponsesStreamConverter(converted.toolNames, now),
+      collector: (maxBytes) => collector(maxBytes),
+    };
+  },
+
+  encode(frame) {
+    if (frame.kind === "event") return `event: ${String(frame.event.type)}\ndata: ${JSON.stringify(frame.event)}\n\n`;
+    if (frame.kind === "done") return ""; // the Responses API ends with its terminal event, no [DONE]
+    const failed = frame.failed ? `event: response.failed\ndata: ${JSON.stringify(frame.failed)}\n\n` : "";
+    return `${failed}event: error\ndata: ${JSON.stringify(errorEvent(frame.error, frame.sequence))}\n\n`;
+  },
+
+  errorResponse: (error: ProxyError) => error.toResponse(),
+};
+
+/**
+ * The `error` event: the public API's top-level fields, and the same error nested under `error`
+ * (the backend's own form, and what makes the openai SDK's stream throw).
+ */
+function errorEvent(error: ProxyError, sequence: number): Record<string, unknown> {
+  const { message, type, param, code } = error.toJSON().error;
+  return { type: "error", code, message, param, sequence_number: sequence, error: { type, code, message, param } };
+}
+
+/** A non-streamed answer is the terminal event's response object, output filled by the converter. */
+function collector(maxBytes: number): Collector<ResponsesFrame> {
+  let size = 0;
+  let response: unknown = null;
+  return {
+    add(frame) {
+      if (frame.kind !== "event") return true;
+      const delta = frame.event.delta;
+      if (typeof delta === "string") size += delta.length;
+      if (size > maxBytes) return false;
+      if (frame.event.type === "response.completed" || frame.event.type === "response.incomplete") response = frame.event.response;
+      return true;
+    },
+    result: () => response,
+  };
+}

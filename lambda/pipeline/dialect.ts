@@ -1,0 +1,53 @@
+/**
+ * What a dialect (a client-facing API: Chat Completions, Responses, …) gives the pipeline. Everything
+ * that knows a wire format lives behind this interface, in the dialect's own folder; the pipeline
+ * (run.ts) knows none of them.
+ */
+import type { CodexEvent, UpstreamRequest } from "../codex/types.js";
+import type { ProxyError } from "../errors.js";
+import type { LogFields } from "../log.js";
+import type { ResolvedModel } from "../models/catalog.js";
+
+/** A frame of the client's stream. `error` and `done` frames end it; any other kind is data. */
+export type Frame = { kind: string } & ({ kind: "error"; error: ProxyError } | { kind: "done" } | { kind: string });
+
+export function isErrorFrame(frame: Frame): frame is { kind: "error"; error: ProxyError } {
+  return frame.kind === "error";
+}
+
+/** Upstream events -> the dialect's frames, one request's worth of state. */
+export interface StreamConverter<F extends Frame> {
+  push(event: CodexEvent): F[];
+  /** The upstream ended without a terminal event: a truncation, never a success. */
+  end(): F[];
+  /** An in-band frame for a failure the pipeline saw (transport, time budget, a bug). */
+  fail(error: ProxyError): F;
+  readonly isFinished: boolean;
+}
+
+/** Frames -> the one JSON answer of a request that did not ask to stream. */
+export interface Collector<F extends Frame> {
+  /** False once the answer has grown past the cap (the frame is then not added). */
+  add(frame: F): boolean;
+  result(): unknown;
+}
+
+export interface Conversion<F extends Frame> {
+  body: UpstreamRequest;
+  stream: boolean;
+  /** added to the request's log line */
+  fields: LogFields;
+  converter(meta: { requestedModel: string; now: () => number }): StreamConverter<F>;
+  collector(maxBytes: number): Collector<F>;
+}
+
+export interface Dialect<F extends Frame> {
+  /** names the dialect in logs and metrics */
+  readonly name: string;
+  /** Checks a request body and converts it to the upstream body; throws a 400 ProxyError. */
+  convert(raw: unknown, model: ResolvedModel): Conversion<F>;
+  /** One frame as SSE text. */
+  encode(frame: F): string;
+  /** An error before anything was streamed, as this dialect's clients expect it. */
+  errorResponse(error: ProxyError): Response;
+}

@@ -1,0 +1,188 @@
+/**
+ * One model turn for any dialect: read the body (limits), let the dialect convert it, resolve the
+ * model, open the upstream (tokens, one renewal on a 401), and turn its events into the dialect's
+ * frames — streamed as SSE with keep-alives and backpressure, or folded into one JSON answer.
+ *
+ * The HTTP status is committed only at the dialect's first frame, which a converter emits only once
+ * the upstream has really accepted the request: until then any failure — a 401, a usage limit, a
+ * validation error arriving inside a 200 stream — is still a real error status. After that,
+ * failures travel in-band and the stream ends without its success terminator. A time budget, when
+ * the runtime gives one (Lambda), ends the request the same way before the runtime would kill it.
+ */
+import type { TokenSource } from "../auth/tokens.js";
+import type { CodexClient } from "../codex/client.js";
+import { mapUpstreamHttpError } from "../codex/errors.js";
+import type { CodexEvent, ResponseUsage } from "../codex/types.js";
+import { ProxyError, toProxyError } from "../errors.js";
+import { deadlineError } from "../http/deadline.js";
+import { readJsonBody } from "../http/body.js";
+import { SSE_HEADERS, sseBody } from "../http/sse.js";
+import type { LogFields } from "../log.js";
+import type { ModelCatalog } from "../models/catalog.js";
+import { isErrorFrame, type Dialect, type Frame, type StreamConverter } from "./dialect.js";
+
+export interface PipelineContext {
+  tokens: TokenSource;
+  codex: CodexClient;
+  models: ModelCatalog;
+  now: () => number;
+  maxBodyBytes: number;
+  keepAliveMs: number;
+  maxAnswerBytes: number;
+  /** the request must be over within this many ms (Lambda); none locally */
+  budgetMs?: number;
+  annotate(fields: LogFields): void;
+  ended(fields: LogFields): void;
+  unexpected(err: unknown): void;
+  upstreamHeaders(headers: Headers): void;
+}
+
+export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: Request, ctx: PipelineContext): Promise<Response> {
+  const started = ctx.now();
+  // Our own controller: the client's disconnect aborts it, and so do a cancelled body and the budget.
+  const upstreamAbort = new AbortController();
+  const onClientGone = () => upstreamAbort.abort();
+  request.signal.addEventListener("abort", onClientGone, { once: true });
+  const budget = ctx.budgetMs === undefined ? undefined : new Budget(ctx.budgetMs, upstreamAbort);
+  const release = () => {
+    request.signal.removeEventListener("abort", onClientGone);
+    budget?.cancel();
+  };
+
+  try {
+    const raw = await readJsonBody(request, ctx.maxBodyBytes);
+    const requested = (raw as { model?: unknown } | null)?.model;
+    const resolved = await ctx.models.resolve(requested);
+    const converted = dialect.convert(raw, resolved);
+    ctx.annotate({ dialect: dialect.name, model: resolved.model, stream: converted.stream, ...converted.fields });
+
+    const opening = openUpstream(converted.body, ctx, upstreamAbort.signal);
+    const events = await (budget ? budget.race(opening) : opening);
+    const converter = converted.converter({ requestedModel: String(requested), now: ctx.now });
+    const usage: { value?: ResponseUsage } = {};
+    const frames = framesOf(events, converter, usage, ctx);
+    const firstPending = frames.next();
+    const first = await (budget ? budget.race(firstPending) : firstPending);
+    if (first.done) throw toProxyError(new Error("stream produced no frames"));
+    if (isErrorFrame(first.value)) {
+      await frames.return(undefined);
+      throw first.value.error;
+    }
+    ctx.annotate({ ttfb_ms: ctx.now() - started });
+
+    if (!converted.stream) {
+      const collector = converted.collector(ctx.maxAnswerBytes);
+      for (let frame: F | undefined = first.value; ; ) {
+        if (isErrorFrame(frame)) throw frame.error;
+        if (frame.kind === "done") break;
+        if (!collector.add(frame)) {
+          await frames.return(undefined);
+          throw new ProxyError(502, `The answer grew past ${Math.round(ctx.maxAnswerBytes / 1024 / 1024)} MiB, more than a non-streamed response may hold; it was abandoned. Ask with "stream": true for long answers.`, {
+            code: "answer_too_large",
+          });
+        }
+        const next = await (budget ? budget.race(frames.next()) : frames.next());
+        if (next.done) throw toProxyError(new Error("stream ended without a terminal frame"));
+        frame = next.value;
+      }
+      release();
+      ctx.annotate(usageFields(usage.value));
+      return new Response(JSON.stringify(collector.result()), { status: 200, headers: { "content-type": "application/json" } });
+    }
+
+    return new Response(
+      sseBody([first.value], frames, {
+        encode: (frame) => dialect.encode(frame),
+        keepAliveMs: ctx.keepAliveMs,
+        ...(budget ? { expired: budget.expired, onExpired: () => converter.fail(deadlineError(budget.ms)) } : {}),
+        onEnd: (outcome, error) => {
+          if (outcome === "cancelled") upstreamAbort.abort();
+          release();
+          ctx.ended({ outcome, ...(error ? { error_code: error.code ?? error.type, error_status: error.status } : {}), ...usageFields(usage.value) });
+        },
+      }),
+      { status: 200, headers: SSE_HEADERS },
+    );
+  } catch (err) {
+    release();
+    upstreamAbort.abort();
+    throw err;
+  }
+}
+
+async function openUpstream(body: Parameters<CodexClient["open"]>[0], ctx: PipelineContext, signal: AbortSignal): Promise<AsyncGenerator<CodexEvent>> {
+  let credentials = await ctx.tokens.get();
+  let result = await ctx.codex.open(body, credentials, signal);
+  if (!result.ok && result.status === 401) {
+    // Nothing has been sent to the client yet, so a rejected login can be renewed and retried once.
+    const fresh = await ctx.tokens.recover(credentials);
+    if (fresh) {
+      credentials = fresh;
+      result = await ctx.codex.open(body, credentials, signal);
+    }
+  }
+  ctx.upstreamHeaders(result.headers);
+  if (!result.ok) throw mapUpstreamHttpError(result, ctx.now(), ctx.tokens.loginHint);
+  return result.events;
+}
+
+async function* framesOf<F extends Frame>(
+  events: AsyncGenerator<CodexEvent>,
+  converter: StreamConverter<F>,
+  usage: { value?: ResponseUsage },
+  ctx: Pick<PipelineContext, "unexpected">,
+): AsyncGenerator<F> {
+  try {
+    for await (const event of events) {
+      if ((event.type === "response.completed" || event.type === "response.incomplete") && event.response?.usage) usage.value = event.response.usage;
+      yield* converter.push(event);
+      if (converter.isFinished) return;
+    }
+    yield* converter.end();
+  } catch (err) {
+    if (!(err instanceof ProxyError)) ctx.unexpected(err);
+    yield converter.fail(toProxyError(err));
+  }
+}
+
+function usageFields(usage: ResponseUsage | undefined): LogFields {
+  if (!usage) return {};
+  return {
+    input_tokens: usage.input_tokens,
+    output_tokens: usage.output_tokens,
+    cached_tokens: usage.input_tokens_details?.cached_tokens ?? undefined,
+    reasoning_tokens: usage.output_tokens_details?.reasoning_tokens ?? undefined,
+  };
+}
+
+/** The request's time budget: once it runs out the upstream is aborted and waiting gives up. */
+class Budget {
+  readonly expired: Promise<"expired">;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    readonly ms: number,
+    abort: AbortController,
+  ) {
+    this.expired = new Promise((resolve) => {
+      this.timer = setTimeout(() => {
+        abort.abort();
+        resolve("expired");
+      }, ms);
+    });
+  }
+
+  /** `pending`, or a 504 once the budget is spent. */
+  async race<T>(pending: Promise<T>): Promise<T> {
+    const result = await Promise.race([pending, this.expired]);
+    if (result === "expired") {
+      pending.catch(() => {}); // it fails with the abort; nobody waits for it any more
+      throw deadlineError(this.ms);
+    }
+    return result as T;
+  }
+
+  cancel(): void {
+    clearTimeout(this.timer);
+  }
+}

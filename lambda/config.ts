@@ -45,7 +45,7 @@ export const DEFAULTS = {
   codexBaseUrl: "https://chatgpt.com/backend-api/codex",
   refreshUrl: "https://auth.openai.com/oauth/token",
   openaiBaseUrl: "https://api.openai.com/v1",
-  clientVersion: "0.154.0",
+  clientVersion: "0.171.0",
   logLevel: "info" as LogLevel,
 };
 

@@ -15,7 +15,7 @@ import { createLogger, type Logger } from "./log.js";
 import { createNodeHandler } from "./node-adapter.js";
 import { VERSION } from "./version.js";
 
-const HELP = `codex-openai-proxy ${VERSION}: an OpenAI Chat Completions endpoint for your ChatGPT subscription.
+const HELP = `codex-openai-proxy ${VERSION}: OpenAI Chat Completions and Responses endpoints for your ChatGPT subscription.
 
 Usage: npm start -- [options]
 

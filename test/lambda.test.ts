@@ -230,6 +230,39 @@ describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real run
     }
   });
 
+  it("serves the Responses API too: responses.create streamed and not, responses.stream().finalResponse()", async () => {
+    const asBackend = (events: typeof TEXT) => events.map((e) => (e.type === "response.completed" ? { ...e, response: { ...e.response, output: [] } } : e));
+    const client = new OpenAI({ baseURL: `${lambda.url}/v1`, apiKey: KEY, maxRetries: 0 });
+    codex.enqueue({ kind: "sse", events: asBackend(TEXT), chunkSize: 600, delayMs: 10 });
+    const types: string[] = [];
+    for await (const event of await client.responses.create({ model: "gpt-5.5", input: "hi", stream: true })) types.push(event.type);
+    expect(types[0]).toBe("response.created");
+    expect(types.at(-1)).toBe("response.completed");
+    codex.enqueue({ kind: "sse", events: asBackend(TEXT) });
+    const whole = await client.responses.create({ model: "gpt-5.5", input: "hi" });
+    expect(whole.output_text.length).toBeGreaterThan(0);
+    const turn = asBackend(recorded("recorded.openai-reasoning-encrypted-content.1.jsonl"));
+    codex.enqueue({ kind: "sse", events: turn });
+    const final = await client.responses.stream({ model: "gpt-5.5", input: "12+7", tools: [{ type: "function", name: "calculator", parameters: { type: "object" }, strict: false }] }).finalResponse();
+    expect(final.output.find((o) => o.type === "function_call")).toMatchObject({ name: "calculator", arguments: '{"a":12,"b":7,"op":"add"}' });
+    expect((codex.responsesCalls.at(-1)?.body as { store: boolean }).store).toBe(false);
+  });
+
+  it("a Responses stream past the time budget ends with an error event the SDK raises", async () => {
+    const short = await startEmulator({ bundleDir: bundle.bundleDir, env: env(), timeoutMs: 5_000, nodePath }, logs);
+    try {
+      await (await fetch(`${short.url}/health`)).text();
+      codex.enqueue({ kind: "sse", events: TEXT.slice(0, 15), hang: true });
+      const res = await fetch(`${short.url}/v1/responses`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-5.5", input: "hi", stream: true }) });
+      const text = await res.text();
+      expect(text.trimEnd().split("\n\n").at(-1)).toMatch(/^event: error\ndata: \{"type":"error","code":"deadline_exceeded"/);
+      expect(text).not.toContain("response.completed");
+      expect(short.failures).toEqual([]);
+    } finally {
+      await short.stop();
+    }
+  });
+
   it("runs on the Node it was asked to run on", async () => {
     const health = (await (await fetch(`${lambda.url}/health`)).json()) as { node: string };
     const expected = (await import("node:child_process")).execFileSync(nodePath, ["-p", "process.versions.node"], { encoding: "utf8" }).trim();

@@ -299,7 +299,7 @@ describe("upstream headers", () => {
     expect(headers.authorization).toBe(`Bearer ${login.tokens.access_token}`);
     expect(headers["chatgpt-account-id"]).toBe(ACCOUNT_ID);
     expect(headers.originator).toBe("codex_cli_rs");
-    expect(headers.version).toBe("0.154.0");
+    expect(headers.version).toBe("0.171.0");
     expect(headers.session_id).toBe(body.prompt_cache_key);
     expect(headers.accept).toBe("text/event-stream");
     expect(headers["content-type"]).toBe("application/json");

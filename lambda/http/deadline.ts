@@ -16,12 +16,13 @@ export function deadlineError(budgetMs: number): ProxyError {
 }
 
 /**
- * Lambda's remaining time less a margin to write the error and end the stream. At least a second:
- * on a small function a cold Node 24 process was seen to need over half a second between the
- * budget's timer and the last byte leaving (a late timer, aborting the upstream, the final write).
+ * Lambda's remaining time less a margin to write the error and end the stream: 10% of it, at least
+ * two seconds and at most ten. A cold Node 24 process was seen to need over half a second between the
+ * budget's timer and the last byte leaving (a late timer, aborting the upstream, the final write),
+ * and more on a starved CPU — a small function has a seventh of a core.
  */
 export function budgetFrom(remainingMs: number): number {
-  return Math.max(1, remainingMs - Math.min(10_000, Math.max(1_000, remainingMs * 0.1)));
+  return Math.max(1, remainingMs - Math.min(10_000, Math.max(2_000, remainingMs * 0.1)));
 }
 
 /**

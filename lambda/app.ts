@@ -15,7 +15,12 @@ import { BrowserPolicy } from "./http/browser-policy.js";
 import { silentLogger, type LogFields, type Logger } from "./log.js";
 import { ModelCatalog } from "./models/catalog.js";
 import { chatDialect } from "./dialects/chat/index.js";
+import { anthropicErrorResponse } from "./dialects/messages/errors.js";
+import { messagesDialect } from "./dialects/messages/index.js";
+import { convertMessagesRequest } from "./dialects/messages/request.js";
+import { estimateInputTokens } from "./dialects/messages/tokens.js";
 import { responsesDialect } from "./dialects/responses/index.js";
+import { readJsonBody } from "./http/body.js";
 import type { Dialect, Frame } from "./pipeline/dialect.js";
 import { runTurn } from "./pipeline/run.js";
 import { handleModels } from "./routes/models.js";
@@ -54,7 +59,15 @@ export interface AppHandle {
   models: ModelCatalog;
 }
 
-type Route = { methods: string[]; auth: boolean; run: (request: Request, note: Notes, budgetMs?: number) => Promise<Response> };
+interface Route {
+  methods: string[];
+  auth: boolean;
+  run: (request: Request, note: Notes, budgetMs?: number) => Promise<Response>;
+  /** how this route's clients expect an error; the OpenAI shape when unset */
+  errorResponse?: (error: ProxyError) => Response;
+  /** where this route's clients put the proxy key, as an Authorization value */
+  credential?: (request: Request) => string | null;
+}
 
 export interface Notes {
   /** adds fields to the request's log line */
@@ -99,6 +112,7 @@ export function createApp(deps: AppDeps): AppHandle {
   const turn = <F extends Frame>(dialect: Dialect<F>): Route => ({
     methods: ["POST"],
     auth: true,
+    errorResponse: (error) => dialect.errorResponse(error),
     run: (request, notes, budgetMs) =>
       runTurn(dialect, request, {
         tokens: deps.tokens,
@@ -114,12 +128,35 @@ export function createApp(deps: AppDeps): AppHandle {
   });
   const chat = turn(chatDialect);
   const responses = turn(responsesDialect);
+  const anthropic = messagesDialect(deps.config.anthropicModelMap);
+  // Claude Code sends the key as x-api-key (ANTHROPIC_API_KEY) or as a bearer token (ANTHROPIC_AUTH_TOKEN).
+  const anthropicKey = (request: Request) => {
+    const apiKey = request.headers.get("x-api-key");
+    return request.headers.get("authorization") ?? (apiKey ? `Bearer ${apiKey}` : null);
+  };
+  const messages: Route = { ...turn(anthropic), credential: anthropicKey };
+  const countTokens: Route = {
+    methods: ["POST"],
+    auth: true,
+    credential: anthropicKey,
+    errorResponse: anthropicErrorResponse,
+    run: async (request) => {
+      const raw = await readJsonBody(request, limits.maxBodyBytes);
+      const requested = (raw as { model?: unknown } | null)?.model;
+      let model = typeof requested === "string" ? requested : "";
+      if (typeof requested === "string" && !(await models.list()).includes(requested)) model = anthropic.modelFallback?.(requested) ?? requested;
+      const { body } = convertMessagesRequest(raw, { model, requireMaxTokens: false });
+      return Response.json({ input_tokens: estimateInputTokens(body) });
+    },
+  };
   const list: Route = { methods: ["GET"], auth: true, run: () => handleModels(models, now) };
   const routes: Record<string, Route> = {
     "/v1/chat/completions": chat,
     "/chat/completions": chat,
     "/v1/responses": responses,
     "/responses": responses,
+    "/v1/messages": messages,
+    "/v1/messages/count_tokens": countTokens,
     "/v1/models": list,
     "/models": list,
     "/health": {
@@ -170,7 +207,7 @@ export function createApp(deps: AppDeps): AppHandle {
       const route = routes[path];
       if (request.method === "OPTIONS") return finish(preflight(request, route));
       if (!route) {
-        throw new ProxyError(404, `No route ${request.method} ${url.pathname}. This proxy serves POST /v1/chat/completions, POST /v1/responses, GET /v1/models and GET /health.`, {
+        throw new ProxyError(404, `No route ${request.method} ${url.pathname}. This proxy serves POST /v1/chat/completions, POST /v1/responses, POST /v1/messages, GET /v1/models and GET /health.`, {
           code: "unknown_url",
         });
       }
@@ -180,7 +217,7 @@ export function createApp(deps: AppDeps): AppHandle {
           headers: { allow: [...route.methods, "OPTIONS"].join(", ") },
         });
       }
-      if (route.auth) await deps.clientKeys.verify(request.headers.get("authorization"));
+      if (route.auth) await deps.clientKeys.verify(route.credential ? route.credential(request) : request.headers.get("authorization"));
       const response = await route.run(
         request,
         {
@@ -203,7 +240,8 @@ export function createApp(deps: AppDeps): AppHandle {
       }
       const error = toProxyError(err);
       if (!(err instanceof ProxyError)) unexpected(err);
-      return finish(error.toResponse(), { error_code: error.code ?? error.type });
+      const route = routes[path];
+      return finish(route?.errorResponse ? route.errorResponse(error) : error.toResponse(), { error_code: error.code ?? error.type });
     }
   };
 

@@ -29,6 +29,8 @@ export interface CoreConfig {
   corsOrigins: string[];
   /** UPSTREAM_MAX_CONNECTIONS: concurrent upstream streams; no cap when undefined */
   maxUpstreamConnections?: number;
+  /** ANTHROPIC_MODEL_MAP: model names the catalog does not know (claude-…) -> upstream models */
+  anthropicModelMap: [string, string][];
 }
 
 export interface LocalConfig extends CoreConfig {
@@ -58,6 +60,7 @@ export function readCoreConfig(env: Env): CoreConfig {
     allowedModels: list(env, "ALLOWED_MODELS"),
     logLevel: logLevel(env),
     corsOrigins: origins(env, "CORS_ORIGINS"),
+    anthropicModelMap: modelMap(env, "ANTHROPIC_MODEL_MAP"),
   };
   const proxy = set(env, "UPSTREAM_PROXY_URL");
   if (proxy !== undefined) config.upstreamProxyUrl = url(env, "UPSTREAM_PROXY_URL", proxy);
@@ -137,6 +140,17 @@ function url(env: Env, name: string, fallback: string): string {
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new ConfigError(`${name} must be an http(s) URL; got '${text}'.`);
   return text.replace(/\/+$/, "");
+}
+
+export const DEFAULT_ANTHROPIC_MODEL_MAP = "opus=gpt-5.5,sonnet=gpt-5.5,haiku=gpt-5.4-mini,*=gpt-5.5";
+
+function modelMap(env: Env, name: string): [string, string][] {
+  const text = set(env, name) ?? DEFAULT_ANTHROPIC_MODEL_MAP;
+  const pairs = text.split(",").map((entry) => entry.trim().split("=").map((s) => s.trim()));
+  if (pairs.some((pair) => pair.length !== 2 || pair[0] === "" || pair[1] === "")) {
+    throw new ConfigError(`${name} is a comma-separated list of name=model pairs, such as ${DEFAULT_ANTHROPIC_MODEL_MAP}; got '${text}'.`);
+  }
+  return pairs as [string, string][];
 }
 
 function positiveInt(text: string, name: string): number {

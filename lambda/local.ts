@@ -15,7 +15,7 @@ import { createLogger, type Logger } from "./log.js";
 import { createNodeHandler } from "./node-adapter.js";
 import { VERSION } from "./version.js";
 
-const HELP = `codex-openai-proxy ${VERSION}: OpenAI Chat Completions and Responses endpoints for your ChatGPT subscription.
+const HELP = `codex-openai-proxy ${VERSION}: OpenAI Chat Completions, Responses and Anthropic Messages endpoints for your ChatGPT subscription.
 
 Usage: npm start -- [options]
 
@@ -37,6 +37,7 @@ Environment:
   UPSTREAM_PROXY_URL    HTTP(S) proxy for upstream calls
   UPSTREAM_MAX_CONNECTIONS  cap on concurrent upstream streams (default: none)
   CORS_ORIGINS          comma-separated web origins allowed to call from a browser
+  ANTHROPIC_MODEL_MAP   /v1/messages model names -> models (default opus=gpt-5.5,sonnet=gpt-5.5,haiku=gpt-5.4-mini,*=gpt-5.5)
   LOG_LEVEL             debug | info | warn | error | silent (default info)
 
 Clients: base URL http://127.0.0.1:${DEFAULTS.port}/v1, any model from GET /v1/models.`;

@@ -263,6 +263,19 @@ describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real run
     }
   });
 
+  it("serves the Anthropic Messages API: x-api-key, a streamed tool call the SDK assembles, errors in Anthropic's shape", async () => {
+    const { default: Anthropic } = await import("@anthropic-ai/sdk");
+    const anthropic = new Anthropic({ baseURL: lambda.url, apiKey: KEY, maxRetries: 0 });
+    codex.enqueue({ kind: "sse", events: recorded("recorded.openai-reasoning-encrypted-content.1.jsonl"), chunkSize: 500, delayMs: 5 });
+    const final = await anthropic.messages
+      .stream({ model: "claude-sonnet-4-5", max_tokens: 1024, messages: [{ role: "user", content: "12+7" }], tools: [{ name: "calculator", input_schema: { type: "object" } }] })
+      .finalMessage();
+    expect(final.model).toBe("claude-sonnet-4-5");
+    expect(final.content.find((b) => b.type === "tool_use")).toMatchObject({ name: "calculator", input: { a: 12, b: 7, op: "add" } });
+    const denied = await new Anthropic({ baseURL: lambda.url, apiKey: "sk-wrong-key-000000000000", maxRetries: 0 }).messages.create({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(Anthropic.AuthenticationError);
+  });
+
   it("runs on the Node it was asked to run on", async () => {
     const health = (await (await fetch(`${lambda.url}/health`)).json()) as { node: string };
     const expected = (await import("node:child_process")).execFileSync(nodePath, ["-p", "process.versions.node"], { encoding: "utf8" }).trim();

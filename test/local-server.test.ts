@@ -73,6 +73,7 @@ describe("start-up failures say what happened and what to do", () => {
     [{ CORS_ORIGINS: "*" }, /CORS_ORIGINS lists web origins such as http:\/\/localhost:3000/],
     [{ CORS_ORIGINS: "http://localhost:3000/app" }, /CORS_ORIGINS lists web origins/],
     [{ UPSTREAM_MAX_CONNECTIONS: "0" }, /UPSTREAM_MAX_CONNECTIONS must be a whole number from 1 to 100000/],
+    [{ ANTHROPIC_MODEL_MAP: "opus" }, /ANTHROPIC_MODEL_MAP is a comma-separated list of name=model pairs/],
   ])("invalid %o stops the start naming the variable", async (env, message) => {
     const p = start([], env);
     expect(await p.exited).toBe(2);

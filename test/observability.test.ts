@@ -3,39 +3,23 @@
  * secret in any message or log line, the plan's usage windows passed on and shown by /health, and
  * one log line per request with the facts the Lambda metrics are made of.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { createServer } from "node:http";
+import { describe, expect, it } from "vitest";
 import { requestRefresh } from "../lambda/auth/oauth.js";
 import type { LogFields } from "../lambda/log.js";
 import { fixtureJson, recorded } from "./support/fixtures.js";
-import { chatBody, readSse, startProxy, type ProxyOptions, type RunningProxy } from "./support/proxy.js";
+import { perTest } from "./support/per-test.js";
+import { chatBody, readSse, type ProxyOptions, type RunningProxy } from "./support/proxy.js";
 
 const TEXT = recorded("recorded.openai-phase.1.jsonl");
-let proxy: RunningProxy | undefined;
-const servers: Server[] = [];
-afterEach(async () => {
-  await proxy?.stop();
-  proxy = undefined;
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
-});
-
-async function start(options: ProxyOptions = {}): Promise<RunningProxy> {
-  proxy = await startProxy({ ...options, env: { ALLOWED_MODELS: "gpt-5.5", ...options.env } });
-  return proxy;
-}
+const each = perTest({ env: { ALLOWED_MODELS: "gpt-5.5" } });
+const start = (options: ProxyOptions = {}) => each.proxy(options);
 const ask = (p: RunningProxy, body: Record<string, unknown> = {}) =>
   fetch(`${p.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody(body)) });
 
 /** A one-route JSON server on loopback. */
 async function serve(status: number, body: unknown): Promise<string> {
-  const server = createServer((_, res) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body)));
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/oauth/token`;
+  return `${await each.listen(createServer((_, res) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body))))}/oauth/token`;
 }
 
 describe("every 500 is logged with its request id and stack", () => {

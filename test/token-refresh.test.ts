@@ -2,98 +2,71 @@
  * Local mode's token lifecycle against a fake OAuth endpoint with single-use refresh tokens and a fake
  * backend that rejects expired access tokens with the real 401 body.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Reply } from "./support/fake-codex.js";
+import { describe, expect, it } from "vitest";
 import { FakeCodex } from "./support/fake-codex.js";
-import { FakeOAuth, loginDoc } from "./support/fake-oauth.js";
-import { fixtureJson, recorded } from "./support/fixtures.js";
-import { ACCOUNT_ID, chatBody, readSse, startProxy, type RunningProxy } from "./support/proxy.js";
+import { loginDoc } from "./support/fake-oauth.js";
+import { ask, EXPIRED_401, loginHarness, stored } from "./support/login-harness.js";
+import { ACCOUNT_ID, readSse } from "./support/proxy.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const TEXT = recorded("recorded.openai-phase.1.jsonl");
-const EXPIRED_401 = fixtureJson<{ body: unknown }[]>("error.401-auth.samples.json")[1]?.body;
 
-let oauth: FakeOAuth;
-let proxy: RunningProxy | undefined;
-const children: ChildProcess[] = [];
-
-beforeEach(async () => {
-  oauth = await new FakeOAuth(ACCOUNT_ID).start();
-});
-afterEach(async () => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.pid) process.kill(c.pid, "SIGTERM");
-  await proxy?.stop();
-  proxy = undefined;
-  await oauth.stop();
-});
-
-/** The backend accepts only the access tokens the fake OAuth issued and has not revoked. */
-const backend = (): ((req: { headers: Record<string, string> }) => Reply) => (req) =>
-  oauth.accepts(req.headers.authorization) ? { kind: "sse", events: TEXT } : { kind: "json", status: 401, body: EXPIRED_401 };
-
-async function start(login: { access: string; refresh: string }): Promise<RunningProxy> {
-  proxy = await startProxy({ authJson: loginDoc(ACCOUNT_ID, login), env: { CODEX_REFRESH_URL: oauth.url, ALLOWED_MODELS: "gpt-5.5" } });
-  proxy.codex.always(backend());
-  return proxy;
-}
-
-const ask = (base: string) => fetch(`${base}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
-const stored = (path: string) => JSON.parse(readFileSync(path, "utf8")) as { tokens: Record<string, string>; last_refresh: string; extra_field_we_do_not_know?: unknown };
+const h = loginHarness();
+const { children } = h;
 
 describe("refresh in one process", () => {
   it("50 concurrent requests with an expired token: one OAuth call, 50 answers, the new login stored first", async () => {
-    const p = await start(oauth.issue({ expiredAccess: true }));
+    const p = await h.start(h.oauth.issue({ expiredAccess: true }));
     const responses = await Promise.all(Array.from({ length: 50 }, () => ask(p.baseURL)));
     const bodies = await Promise.all(responses.map((r) => readSse(r)));
     expect(responses.map((r) => r.status)).toEqual(Array(50).fill(200));
     expect(bodies.every((b) => b.at(-1) === "[DONE]")).toBe(true);
-    expect(oauth.calls.length).toBe(1);
+    expect(h.oauth.calls.length).toBe(1);
 
     const doc = stored(p.authPath);
-    expect(oauth.accepts(`Bearer ${doc.tokens.access_token}`)).toBe(true);
-    expect(doc.tokens.refresh_token).not.toBe(oauth.calls[0]?.refreshToken);
+    expect(h.oauth.accepts(`Bearer ${doc.tokens.access_token}`)).toBe(true);
+    expect(doc.tokens.refresh_token).not.toBe(h.oauth.calls[0]?.refreshToken);
     expect(doc.tokens.account_id).toBe(ACCOUNT_ID);
     expect(doc.extra_field_we_do_not_know).toEqual({ kept: true });
     expect(Date.now() - Date.parse(doc.last_refresh)).toBeLessThan(60_000);
     expect(statSync(p.authPath).mode & 0o777).toBe(0o600);
     expect(existsSync(`${p.authPath}.lock`)).toBe(false);
-    expect(oauth.calls[0]?.body).toEqual({ client_id: "app_EMoamEEZ73f0CkXaXp7hrann", grant_type: "refresh_token", refresh_token: oauth.calls[0]?.refreshToken });
+    expect(h.oauth.calls[0]?.body).toEqual({ client_id: "app_EMoamEEZ73f0CkXaXp7hrann", grant_type: "refresh_token", refresh_token: h.oauth.calls[0]?.refreshToken });
   });
 
   it("refreshes proactively within 5 minutes of expiry, before the backend would refuse", async () => {
-    oauth.accessTtlS = 120; // issued tokens expire in 2 minutes: inside the window
-    const p = await start(oauth.issue());
-    oauth.accessTtlS = 3600;
+    h.oauth.accessTtlS = 120; // issued tokens expire in 2 minutes: inside the window
+    const p = await h.start(h.oauth.issue());
+    h.oauth.accessTtlS = 3600;
     expect((await ask(p.baseURL)).status).toBe(200);
-    expect(oauth.calls.length).toBe(1);
+    expect(h.oauth.calls.length).toBe(1);
     expect(p.codex.responsesCalls.every((r) => r.headers.authorization !== undefined)).toBe(true);
     expect(p.codex.responsesCalls.length).toBe(1); // no 401 round trip
   });
 
   it("an upstream 401 mid-conversation: refreshed, retried, and the client sees a normal answer", async () => {
-    const login = oauth.issue();
-    const p = await start(login);
+    const login = h.oauth.issue();
+    const p = await h.start(login);
     expect((await readSse(await ask(p.baseURL))).at(-1)).toBe("[DONE]");
-    oauth.revoke(login.access);
+    h.oauth.revoke(login.access);
     const frames = await readSse(await ask(p.baseURL));
     expect(frames.at(-1)).toBe("[DONE]");
-    expect(oauth.calls.length).toBe(1);
+    expect(h.oauth.calls.length).toBe(1);
     expect(p.codex.responsesCalls.map((r) => r.headers.authorization === `Bearer ${login.access}`)).toEqual([true, true, false]);
   });
 
   it.each(["refresh_token_reused", "refresh_token_expired", "refresh_token_invalidated"] as const)(
     "a permanent failure (%s): 401 saying how to renew, no retry loop, the file untouched",
     async (kind) => {
-      const login = oauth.issue({ expiredAccess: true });
+      const login = h.oauth.issue({ expiredAccess: true });
       if (kind === "refresh_token_reused") {
-        await fetch(oauth.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ client_id: "app_EMoamEEZ73f0CkXaXp7hrann", grant_type: "refresh_token", refresh_token: login.refresh }) });
-      } else oauth.spoil(login.refresh, kind);
-      const p = await start(login);
+        await fetch(h.oauth.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ client_id: "app_EMoamEEZ73f0CkXaXp7hrann", grant_type: "refresh_token", refresh_token: login.refresh }) });
+      } else h.oauth.spoil(login.refresh, kind);
+      const p = await h.start(login);
       const before = readFileSync(p.authPath, "utf8");
-      const callsBefore = oauth.calls.length;
+      const callsBefore = h.oauth.calls.length;
       for (let i = 0; i < 5; i++) {
         const res = await ask(p.baseURL);
         const body = (await res.json()) as { error: { code: string; message: string } };
@@ -102,48 +75,46 @@ describe("refresh in one process", () => {
         expect(body.error.message).toContain(kind);
         expect(body.error.message).toContain("codex login");
       }
-      expect(oauth.calls.length - callsBefore).toBe(1);
+      expect(h.oauth.calls.length - callsBefore).toBe(1);
       expect(readFileSync(p.authPath, "utf8")).toBe(before);
     },
   );
 
   it("while the token endpoint is down, a still-valid token keeps serving without a refresh attempt per request", async () => {
-    oauth.accessTtlS = 120;
-    const p = await start(oauth.issue());
-    oauth.accessTtlS = 3600;
-    oauth.failNext = 1000;
+    h.oauth.accessTtlS = 120;
+    const p = await h.start(h.oauth.issue());
+    h.oauth.accessTtlS = 3600;
+    h.oauth.failNext = 1000;
     for (let i = 0; i < 5; i++) expect((await ask(p.baseURL)).status).toBe(200);
-    expect(oauth.calls.length).toBe(3); // one attempt with its two retries, then a cool-down
+    expect(h.oauth.calls.length).toBe(3); // one attempt with its two retries, then a cool-down
   });
 
   it("transient failures back off and retry", async () => {
-    const p = await start(oauth.issue({ expiredAccess: true }));
-    oauth.failNext = 2;
+    const p = await h.start(h.oauth.issue({ expiredAccess: true }));
+    h.oauth.failNext = 2;
     expect((await ask(p.baseURL)).status).toBe(200);
-    expect(oauth.calls.length).toBe(3);
+    expect(h.oauth.calls.length).toBe(3);
   });
 
   it("a stale lock left by a dead process is recovered", async () => {
-    const p = await start(oauth.issue({ expiredAccess: true }));
+    const p = await h.start(h.oauth.issue({ expiredAccess: true }));
     writeFileSync(`${p.authPath}.lock`, `999999 ${(await import("node:os")).hostname()} 0 dead`);
     expect((await ask(p.baseURL)).status).toBe(200);
-    expect(oauth.calls.length).toBe(1);
+    expect(h.oauth.calls.length).toBe(1);
     expect(existsSync(`${p.authPath}.lock`)).toBe(false);
   });
 
   it("a token without exp is refreshed when last_refresh is older than 8 days", async () => {
-    const login = oauth.issue();
-    const p = await start(login);
+    const login = h.oauth.issue();
+    const p = await h.start(login);
     const doc = stored(p.authPath);
     const noExp = `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from(JSON.stringify({ "https://api.openai.com/auth": { chatgpt_account_id: ACCOUNT_ID } })).toString("base64url")}.sig`;
     doc.tokens.access_token = noExp;
     doc.last_refresh = new Date(Date.now() - 9 * 24 * 3600_000).toISOString();
     writeFileSync(p.authPath, JSON.stringify(doc));
-    await proxy?.stop();
-    proxy = await startProxy({ authJson: doc, env: { CODEX_REFRESH_URL: oauth.url, ALLOWED_MODELS: "gpt-5.5" } });
-    proxy.codex.always(backend());
-    expect((await ask(proxy.baseURL)).status).toBe(200);
-    expect(oauth.calls.length).toBe(1);
+    const restarted = await h.start(login, { authJson: doc });
+    expect((await ask(restarted.baseURL)).status).toBe(200);
+    expect(h.oauth.calls.length).toBe(1);
   });
 });
 
@@ -157,17 +128,17 @@ describe("an idle proxy", () => {
     const { join } = await import("node:path");
     const dir = mkdtempSync(join(tmpdir(), "codex-proxy-idle-"));
     try {
-      oauth.accessTtlS = 120; // due for refresh (inside the 5-minute window)
+      h.oauth.accessTtlS = 120; // due for refresh (inside the 5-minute window)
       const path = join(dir, "auth.json");
-      writeFileSync(path, JSON.stringify(loginDoc(ACCOUNT_ID, oauth.issue())), { mode: 0o600 });
-      oauth.accessTtlS = 3600;
-      const tokens = FileTokenSource.load(path, { refresh: { url: oauth.url, fetch: globalThis.fetch } });
+      writeFileSync(path, JSON.stringify(loginDoc(ACCOUNT_ID, h.oauth.issue())), { mode: 0o600 });
+      h.oauth.accessTtlS = 3600;
+      const tokens = FileTokenSource.load(path, { refresh: { url: h.oauth.url, fetch: globalThis.fetch } });
       const stop = keepFresh(tokens, 50, createLogger("silent"));
-      await expect.poll(() => oauth.calls.length, { timeout: 3000 }).toBe(1);
+      await expect.poll(() => h.oauth.calls.length, { timeout: 3000 }).toBe(1);
       await new Promise((r) => setTimeout(r, 200));
       stop();
-      expect(oauth.calls.length).toBe(1); // refreshed once, then not due any more
-      expect(oauth.accepts(`Bearer ${stored(path).tokens.access_token}`)).toBe(true);
+      expect(h.oauth.calls.length).toBe(1); // refreshed once, then not due any more
+      expect(h.oauth.accepts(`Bearer ${stored(path).tokens.access_token}`)).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -178,19 +149,19 @@ describe("two processes sharing one auth.json", () => {
   it("make exactly one OAuth call and both keep working", async () => {
     const codex = await new FakeCodex().start();
     try {
-      codex.always(backend());
-      oauth.delayMs = 300; // the second process arrives while the first is refreshing
+      codex.always(h.backend());
+      h.oauth.delayMs = 300; // the second process arrives while the first is refreshing
       const { mkdtempSync, rmSync } = await import("node:fs");
       const { tmpdir } = await import("node:os");
       const { join } = await import("node:path");
       const dir = mkdtempSync(join(tmpdir(), "codex-proxy-two-"));
       const authPath = join(dir, "auth.json");
-      writeFileSync(authPath, JSON.stringify(loginDoc(ACCOUNT_ID, oauth.issue({ expiredAccess: true }))), { mode: 0o600 });
+      writeFileSync(authPath, JSON.stringify(loginDoc(ACCOUNT_ID, h.oauth.issue({ expiredAccess: true }))), { mode: 0o600 });
       const urls: string[] = [];
       for (let i = 0; i < 2; i++) {
         const child = spawn(process.execPath, ["--import", "tsx", "lambda/local.ts", "--port", "0", "--auth-path", authPath], {
           cwd: ROOT,
-          env: { PATH: process.env.PATH ?? "", HOME: dir, CODEX_BASE_URL: codex.url, CODEX_REFRESH_URL: oauth.url, ALLOWED_MODELS: "gpt-5.5" },
+          env: { PATH: process.env.PATH ?? "", HOME: dir, CODEX_BASE_URL: codex.url, CODEX_REFRESH_URL: h.oauth.url, ALLOWED_MODELS: "gpt-5.5" },
           stdio: ["ignore", "ignore", "pipe"],
         });
         children.push(child);
@@ -204,7 +175,7 @@ describe("two processes sharing one auth.json", () => {
       await Promise.all(first.map((r) => r.text()));
       const again = await Promise.all(urls.map((u) => ask(u)));
       expect(again.map((r) => r.status)).toEqual([200, 200]);
-      expect(oauth.calls.length).toBe(1);
+      expect(h.oauth.calls.length).toBe(1);
       rmSync(dir, { recursive: true, force: true });
     } finally {
       await codex.stop();

@@ -3,31 +3,18 @@
  * refused, one retry before the first byte, statuses and Retry-After as the README promises,
  * timeouts that count events, caps on what the proxy holds, a bounded wait for a connection.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer } from "node:http";
 import OpenAI from "openai";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { fixtureJson, longTextTurn, recorded, toSse } from "./support/fixtures.js";
-import { chatBody, readSse, startProxy, type ProxyOptions, type RunningProxy } from "./support/proxy.js";
+import { perTest } from "./support/per-test.js";
+import { chatBody, readSse, type ProxyOptions, type RunningProxy } from "./support/proxy.js";
 
 const TEXT = recorded("recorded.openai-phase.1.jsonl");
 const JSON_POST = { method: "POST", headers: { "content-type": "application/json" } } as const;
 
-let proxy: RunningProxy | undefined;
-const servers: Server[] = [];
-afterEach(async () => {
-  await proxy?.stop();
-  proxy = undefined;
-  for (const s of servers.splice(0)) {
-    s.closeAllConnections();
-    await new Promise((r) => s.close(r));
-  }
-});
-
-async function start(options: ProxyOptions = {}): Promise<RunningProxy> {
-  proxy = await startProxy({ ...options, env: { ALLOWED_MODELS: "gpt-5.5", ...options.env }, limits: { retryDelayMs: 10, ...options.limits } });
-  return proxy;
-}
+const each = perTest({ env: { ALLOWED_MODELS: "gpt-5.5" }, limits: { retryDelayMs: 10 } });
+const start = (options: ProxyOptions = {}) => each.proxy(options);
 
 const ask = (p: RunningProxy, body: Record<string, unknown> = {}) => fetch(`${p.baseURL}/chat/completions`, { ...JSON_POST, body: JSON.stringify(chatBody(body)) });
 
@@ -44,9 +31,7 @@ async function bystander(): Promise<{ url: string; hits: string[] }> {
     hits.push(`${req.method} ${req.url} ${req.headers.authorization ?? ""}`);
     res.end("{}");
   });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits };
+  return { url: await each.listen(server), hits };
 }
 
 describe("redirects are never followed", () => {
@@ -63,10 +48,8 @@ describe("redirects are never followed", () => {
 
   it("a 3xx from the token endpoint never carries the refresh token away", async () => {
     const other = await bystander();
-    const oauth = createServer((_, res) => res.writeHead(302, { location: `${other.url}/oauth/token` }).end());
-    servers.push(oauth);
-    await new Promise<void>((r) => oauth.listen(0, "127.0.0.1", r));
-    const p = await start({ env: { CODEX_REFRESH_URL: `http://127.0.0.1:${(oauth.address() as AddressInfo).port}/oauth/token` } });
+    const oauth = await each.listen(createServer((_, res) => res.writeHead(302, { location: `${other.url}/oauth/token` }).end()));
+    const p = await start({ env: { CODEX_REFRESH_URL: `${oauth}/oauth/token` } });
     p.codex.enqueue({ kind: "json", status: 401, body: fixtureJson<{ body: unknown }[]>("error.401-auth.samples.json")[0]?.body });
     const error = await errorOf(await ask(p), 503);
     expect(error.code).toBe("login_refresh_unavailable");

@@ -14,6 +14,8 @@ export type StreamOutcome = "done" | "error" | "cancelled";
 export interface SseOptions<F extends Frame> {
   encode: (frame: F) => string;
   keepAliveMs: number;
+  /** the text sent after `keepAliveMs` of silence; an SSE comment by default */
+  keepAlive?: string;
   /** resolves when the request's time budget is spent; `onExpired` gives the frame to end with */
   expired?: Promise<"expired">;
   onExpired?: () => F;
@@ -51,7 +53,7 @@ export function sseBody<F extends Frame>(head: F[], rest: AsyncIterator<F>, opti
       const result = await Promise.race([pending, tick, expired]);
       clearTimeout(timer);
       if (result === "tick") {
-        controller.enqueue(encoder.encode(": keep-alive\n\n"));
+        controller.enqueue(encoder.encode(options.keepAlive ?? ": keep-alive\n\n"));
         return;
       }
       if (result === "expired") {

@@ -50,4 +50,8 @@ export interface Dialect<F extends Frame> {
   encode(frame: F): string;
   /** An error before anything was streamed, as this dialect's clients expect it. */
   errorResponse(error: ProxyError): Response;
+  /** What goes out while the upstream is silent; an SSE comment when unset. */
+  readonly keepAlive?: string;
+  /** The upstream model for a name the catalog does not know, if the dialect maps foreign names. */
+  modelFallback?(name: string): string | undefined;
 }

@@ -18,7 +18,7 @@ import { deadlineError } from "../http/deadline.js";
 import { readJsonBody } from "../http/body.js";
 import { SSE_HEADERS, sseBody } from "../http/sse.js";
 import type { LogFields } from "../log.js";
-import type { ModelCatalog } from "../models/catalog.js";
+import type { ModelCatalog, ResolvedModel } from "../models/catalog.js";
 import { isErrorFrame, type Dialect, type Frame, type StreamConverter } from "./dialect.js";
 
 export interface PipelineContext {
@@ -52,7 +52,7 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: Req
   try {
     const raw = await readJsonBody(request, ctx.maxBodyBytes);
     const requested = (raw as { model?: unknown } | null)?.model;
-    const resolved = await ctx.models.resolve(requested);
+    const resolved = await resolveModel(dialect, ctx.models, requested);
     const converted = dialect.convert(raw, resolved);
     ctx.annotate({ dialect: dialect.name, model: resolved.model, stream: converted.stream, ...converted.fields });
 
@@ -94,6 +94,7 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: Req
       sseBody([first.value], frames, {
         encode: (frame) => dialect.encode(frame),
         keepAliveMs: ctx.keepAliveMs,
+        ...(dialect.keepAlive ? { keepAlive: dialect.keepAlive } : {}),
         ...(budget ? { expired: budget.expired, onExpired: () => converter.fail(deadlineError(budget.ms)) } : {}),
         onEnd: (outcome, error) => {
           if (outcome === "cancelled") upstreamAbort.abort();
@@ -107,6 +108,17 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: Req
     release();
     upstreamAbort.abort();
     throw err;
+  }
+}
+
+/** The catalog's model for the name, or the dialect's mapping of a name the catalog does not know. */
+async function resolveModel<F extends Frame>(dialect: Dialect<F>, models: ModelCatalog, requested: unknown): Promise<ResolvedModel> {
+  try {
+    return await models.resolve(requested);
+  } catch (err) {
+    const mapped = typeof requested === "string" ? dialect.modelFallback?.(requested) : undefined;
+    if (mapped === undefined || !(err instanceof ProxyError) || err.code !== "model_not_found") throw err;
+    return models.resolve(mapped);
   }
 }
 

@@ -1,0 +1,94 @@
+/**
+ * The Anthropic Messages dialect (`POST /v1/messages`, Claude Code and the Anthropic SDKs): request
+ * and stream converters, the non-stream `message` object, Anthropic-shaped errors, `ping` frames
+ * while the backend is silent, and model names mapped by ANTHROPIC_MODEL_MAP.
+ */
+import type { Collector, Dialect } from "../../pipeline/dialect.js";
+import { anthropicError, anthropicErrorResponse } from "./errors.js";
+import { convertMessagesRequest } from "./request.js";
+import { MessagesStreamConverter, type MessagesFrame } from "./stream.js";
+import { estimateInputTokens } from "./tokens.js";
+
+/** `[substring, model]` pairs, first match wins; `*` matches any name. */
+export type ModelMap = readonly (readonly [string, string])[];
+
+export function messagesDialect(modelMap: ModelMap): Dialect<MessagesFrame> {
+  return {
+    name: "messages",
+
+    convert(raw, model) {
+      const converted = convertMessagesRequest(raw, { model: model.model, ...(model.effort ? { aliasEffort: model.effort } : {}), requireMaxTokens: true });
+      const inputTokens = estimateInputTokens(converted.body);
+      return {
+        body: converted.body,
+        stream: converted.stream,
+        fields: { tools: converted.body.tools?.length ?? 0 },
+        converter: ({ requestedModel, now }) => new MessagesStreamConverter({ model: requestedModel, inputTokens, toolNames: converted.toolNames, now }),
+        collector: (maxBytes) => collector(maxBytes),
+      };
+    },
+
+    modelFallback(name) {
+      const lower = name.toLowerCase();
+      return modelMap.find(([pattern]) => pattern === "*" || lower.includes(pattern.toLowerCase()))?.[1];
+    },
+
+    encode(frame) {
+      if (frame.kind === "event") return `event: ${String(frame.event.type)}\ndata: ${JSON.stringify(frame.event)}\n\n`;
+      if (frame.kind === "error") return `event: error\ndata: ${JSON.stringify(anthropicError(frame.error))}\n\n`;
+      return "";
+    },
+
+    keepAlive: `event: ping\ndata: {"type":"ping"}\n\n`,
+
+    errorResponse: anthropicErrorResponse,
+  };
+}
+
+/** The `message` object a non-streamed request gets, folded from the same frames. */
+function collector(maxBytes: number): Collector<MessagesFrame> {
+  let message: Record<string, unknown> = {};
+  const content: Record<string, unknown>[] = [];
+  const json: string[] = [];
+  let size = 0;
+  return {
+    add(frame) {
+      if (frame.kind !== "event") return true;
+      const event = frame.event as { type: string; index?: number; message?: Record<string, unknown>; content_block?: Record<string, unknown>; delta?: Record<string, unknown>; usage?: Record<string, unknown> };
+      const index = event.index ?? 0;
+      switch (event.type) {
+        case "message_start":
+          message = { ...event.message };
+          break;
+        case "content_block_start":
+          content[index] = { ...event.content_block };
+          json[index] = "";
+          break;
+        case "content_block_delta": {
+          const block = content[index] ?? {};
+          const delta = event.delta ?? {};
+          const piece = String(delta.text ?? delta.partial_json ?? delta.thinking ?? "");
+          size += piece.length;
+          if (size > maxBytes) return false;
+          if (delta.type === "text_delta") block.text = String(block.text ?? "") + piece;
+          if (delta.type === "thinking_delta") block.thinking = String(block.thinking ?? "") + piece;
+          if (delta.type === "signature_delta") block.signature = delta.signature;
+          if (delta.type === "input_json_delta") json[index] += piece;
+          break;
+        }
+        case "content_block_stop": {
+          const block = content[index];
+          if (block?.type === "tool_use") block.input = json[index] ? (JSON.parse(json[index] as string) as unknown) : {};
+          break;
+        }
+        case "message_delta":
+          message = { ...message, ...event.delta, usage: { ...(message.usage as object), ...event.usage } };
+          break;
+        default:
+          break;
+      }
+      return true;
+    },
+    result: () => ({ ...message, content }),
+  };
+}

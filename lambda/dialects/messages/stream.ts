@@ -1,0 +1,188 @@
+/**
+ * Upstream events -> Anthropic Messages SSE, each frame as its upstream cause arrives:
+ * `message_start`, then one content block at a time — `text_delta` for text, `input_json_delta`
+ * with each fragment of a tool call's arguments as it streams, `thinking_delta` for reasoning
+ * summaries and a `signature_delta` (the encrypted reasoning, see signature.ts) before the thinking
+ * block stops — then `message_delta` with the stop reason and usage, and `message_stop`.
+ * A failure after the start is an `error` event and the stream ends without `message_stop`, since
+ * Claude Code tolerates a missing `message_stop` and would take a cut answer as complete.
+ */
+import { randomBytes } from "node:crypto";
+import { mapUpstreamFailure } from "../../codex/errors.js";
+import { isHandshakeEvent } from "../../codex/events.js";
+import type { ToolNames } from "../../codex/tool-names.js";
+import type { CodexEvent, OutputItem } from "../../codex/types.js";
+import { ProxyError } from "../../errors.js";
+import type { StreamConverter } from "../../pipeline/dialect.js";
+import { writeSignature } from "./signature.js";
+
+type Json = Record<string, unknown>;
+
+export type MessagesFrame = { kind: "event"; event: Json } | { kind: "error"; error: ProxyError } | { kind: "done" };
+
+interface OpenBlock {
+  index: number;
+  outputIndex: number;
+  type: "text" | "tool_use" | "thinking";
+  /** tool_use: the argument text sent so far */
+  sent: string;
+}
+
+export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
+  private started = false;
+  private finished = false;
+  private open: OpenBlock | undefined;
+  private blocks = 0;
+  private toolCalls = 0;
+  private refused = false;
+  private readonly id = `msg_${randomBytes(12).toString("hex")}`;
+  private readonly thinking = new Map<number, string[]>();
+
+  constructor(
+    private readonly options: { model: string; inputTokens: number; toolNames: ToolNames; now: () => number },
+  ) {}
+
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  push(event: CodexEvent): MessagesFrame[] {
+    if (this.finished || isHandshakeEvent(event.type)) return [];
+    if (event.type === "response.failed" || event.type === "error") {
+      const info = event.type === "error" ? (event.error ?? { code: event.code, message: event.message, param: event.param }) : event.response?.error;
+      return [this.fail(mapUpstreamFailure(info ?? undefined, this.options.now()))];
+    }
+    const frames: MessagesFrame[] = [];
+    if (!this.started) {
+      this.started = true;
+      frames.push(this.frame({
+        type: "message_start",
+        message: { id: this.id, type: "message", role: "assistant", model: this.options.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: this.options.inputTokens, output_tokens: 0 } },
+      }));
+    }
+    const index = event.output_index ?? 0;
+    switch (event.type) {
+      case "response.output_text.delta":
+      case "response.refusal.delta":
+        if (event.type === "response.refusal.delta") this.refused = true;
+        if (event.delta) frames.push(...this.ensureOpen("text", index, { type: "text", text: "" }), this.delta({ type: "text_delta", text: event.delta }));
+        break;
+      case "response.reasoning_summary_text.delta":
+        if (event.delta) {
+          const parts = this.thinking.get(index) ?? [];
+          const key = event.summary_index ?? 0;
+          parts[key] = (parts[key] ?? "") + event.delta;
+          this.thinking.set(index, parts);
+          frames.push(...this.ensureOpen("thinking", index, { type: "thinking", thinking: "", signature: "" }), this.delta({ type: "thinking_delta", thinking: event.delta }));
+        }
+        break;
+      case "response.output_item.added":
+        if (event.item?.type === "function_call") frames.push(...this.startToolUse(index, event.item));
+        break;
+      case "response.function_call_arguments.delta":
+        if (this.open?.type === "tool_use" && this.open.outputIndex === index && event.delta) {
+          this.open.sent += event.delta;
+          frames.push(this.delta({ type: "input_json_delta", partial_json: event.delta }));
+        }
+        break;
+      case "response.output_item.done":
+        frames.push(...this.itemDone(index, event.item));
+        break;
+      case "response.completed":
+      case "response.incomplete":
+        frames.push(...this.closeOpen(), ...this.finish(event));
+        break;
+      default:
+        break;
+    }
+    return frames;
+  }
+
+  end(): MessagesFrame[] {
+    if (this.finished) return [];
+    return [this.fail(new ProxyError(502, "The Codex backend closed the stream before the response was complete; the answer is truncated. Retry the request.", { code: "upstream_stream_truncated" }))];
+  }
+
+  fail(error: ProxyError): MessagesFrame {
+    this.finished = true;
+    return { kind: "error", error };
+  }
+
+  private startToolUse(index: number, item: OutputItem): MessagesFrame[] {
+    const frames = this.closeOpen();
+    this.toolCalls++;
+    this.open = { index: this.blocks++, outputIndex: index, type: "tool_use", sent: "" };
+    frames.push(this.frame({ type: "content_block_start", index: this.open.index, content_block: { type: "tool_use", id: item.call_id ?? item.id ?? `toolu_${index}`, name: this.options.toolNames.toClient(item.name ?? ""), input: {} } }));
+    if (item.arguments) {
+      this.open.sent = item.arguments;
+      frames.push(this.delta({ type: "input_json_delta", partial_json: item.arguments }));
+    }
+    return frames;
+  }
+
+  private itemDone(index: number, item: OutputItem | undefined): MessagesFrame[] {
+    if (!item) return [];
+    if (item.type === "function_call") {
+      // Without an `added` event the whole call arrives here.
+      const frames = this.open?.type === "tool_use" && this.open.outputIndex === index ? [] : this.startToolUse(index, { ...item, arguments: "" });
+      const full = item.arguments ?? "";
+      const open = this.open as OpenBlock;
+      if (full.startsWith(open.sent) && full.length > open.sent.length) frames.push(this.delta({ type: "input_json_delta", partial_json: full.slice(open.sent.length) }));
+      return [...frames, ...this.closeOpen()];
+    }
+    if (item.type === "reasoning") {
+      const encrypted = (item as { encrypted_content?: unknown }).encrypted_content;
+      if (typeof encrypted !== "string") return this.open?.type === "thinking" && this.open.outputIndex === index ? this.closeOpen() : [];
+      const signature = writeSignature({ encrypted, summary: (this.thinking.get(index) ?? []).filter((s) => s !== undefined) });
+      if (this.open?.type === "thinking" && this.open.outputIndex === index) return [this.delta({ type: "signature_delta", signature }), ...this.closeOpen()];
+      // Reasoning without a summary still has to travel to the next turn.
+      const frames = this.closeOpen();
+      const blockIndex = this.blocks++;
+      frames.push(this.frame({ type: "content_block_start", index: blockIndex, content_block: { type: "redacted_thinking", data: signature } }), this.frame({ type: "content_block_stop", index: blockIndex }));
+      return frames;
+    }
+    if (item.type === "message" && this.open?.type === "text" && this.open.outputIndex === index) return this.closeOpen();
+    return [];
+  }
+
+  private ensureOpen(type: "text" | "thinking", outputIndex: number, block: Json): MessagesFrame[] {
+    if (this.open?.type === type && this.open.outputIndex === outputIndex) return [];
+    const frames = this.closeOpen();
+    this.open = { index: this.blocks++, outputIndex, type, sent: "" };
+    frames.push(this.frame({ type: "content_block_start", index: this.open.index, content_block: block }));
+    return frames;
+  }
+
+  private closeOpen(): MessagesFrame[] {
+    if (!this.open) return [];
+    const frame = this.frame({ type: "content_block_stop", index: this.open.index });
+    this.open = undefined;
+    return [frame];
+  }
+
+  private finish(event: CodexEvent): MessagesFrame[] {
+    this.finished = true;
+    const usage = event.response?.usage;
+    const cached = usage?.input_tokens_details?.cached_tokens ?? 0;
+    const reason = event.response?.incomplete_details?.reason;
+    const stopReason =
+      event.type === "response.incomplete" ? (reason === "content_filter" ? "refusal" : "max_tokens") : this.refused ? "refusal" : this.toolCalls > 0 ? "tool_use" : "end_turn";
+    return [
+      this.frame({
+        type: "message_delta",
+        delta: { stop_reason: stopReason, stop_sequence: null },
+        usage: { input_tokens: Math.max(0, (usage?.input_tokens ?? 0) - cached), output_tokens: usage?.output_tokens ?? 0, cache_read_input_tokens: cached, cache_creation_input_tokens: 0 },
+      }),
+      this.frame({ type: "message_stop" }),
+      { kind: "done" },
+    ];
+  }
+
+  private delta(delta: Json): MessagesFrame {
+    return this.frame({ type: "content_block_delta", index: this.open?.index ?? 0, delta });
+  }
+
+  private frame(event: Json): MessagesFrame {
+    return { kind: "event", event };
+  }
+}

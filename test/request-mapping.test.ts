@@ -303,7 +303,7 @@ describe("upstream headers", () => {
     expect(headers.session_id).toBe(body.prompt_cache_key);
     expect(headers.accept).toBe("text/event-stream");
     expect(headers["content-type"]).toBe("application/json");
-    expect(headers["user-agent"]).toMatch(/^codex_cli_rs\/0\.154\.0 \(/);
+    expect(headers["user-agent"]).toMatch(/^codex_cli_rs\/0\.171\.0 \(/);
     expect(proxy.codex.responsesCalls.at(-1)?.path).toBe("/backend-api/codex/responses");
   });
 

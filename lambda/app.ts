@@ -22,7 +22,7 @@ import { estimateInputTokens } from "./dialects/messages/tokens.js";
 import { responsesDialect } from "./dialects/responses/index.js";
 import { readJsonBody } from "./http/body.js";
 import type { Dialect, Frame } from "./pipeline/dialect.js";
-import { runTurn } from "./pipeline/run.js";
+import { runTurn, type Notes } from "./pipeline/run.js";
 import { handleModels } from "./routes/models.js";
 import { VERSION } from "./version.js";
 
@@ -69,16 +69,6 @@ interface Route {
   credential?: (request: Request) => string | null;
 }
 
-export interface Notes {
-  /** adds fields to the request's log line */
-  annotate(fields: LogFields): void;
-  /** a streamed body finished; the request's line is written now */
-  ended(fields: LogFields): void;
-  /** something failed that is not a ProxyError: a bug, logged with its stack */
-  unexpected(err: unknown): void;
-  /** the upstream answered with these usage-window headers */
-  upstreamHeaders(headers: Headers): void;
-}
 
 export function createApp(deps: AppDeps): AppHandle {
   const now = deps.clock ?? Date.now;

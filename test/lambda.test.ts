@@ -246,6 +246,12 @@ describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real run
     const final = await client.responses.stream({ model: "gpt-5.5", input: "12+7", tools: [{ type: "function", name: "calculator", parameters: { type: "object" }, strict: false }] }).finalResponse();
     expect(final.output.find((o) => o.type === "function_call")).toMatchObject({ name: "calculator", arguments: '{"a":12,"b":7,"op":"add"}' });
     expect((codex.responsesCalls.at(-1)?.body as { store: boolean }).store).toBe(false);
+
+    const { createOpenAI } = await import("@ai-sdk/openai");
+    const { generateText } = await import("ai");
+    codex.enqueue({ kind: "sse", events: asBackend(TEXT) });
+    const result = await generateText({ model: createOpenAI({ baseURL: `${lambda.url}/v1`, apiKey: KEY })("gpt-5.5"), prompt: "hi", providerOptions: { openai: { store: false } } });
+    expect(result.text.length).toBeGreaterThan(0);
   });
 
   it("a Responses stream past the time budget ends with an error event the SDK raises", async () => {

@@ -219,6 +219,25 @@ describe("errors in Anthropic's shape", () => {
     expect((error as { error: unknown }).error).toMatchObject({ error: { type: "overloaded_error" } });
   });
 
+  it("a plan without Codex: 403 permission_error; a body over the limit: 413 request_too_large", async () => {
+    proxy.codex.enqueue({ kind: "json", status: 429, body: { error: { type: "usage_not_included", message: "not included" } } });
+    const forbidden = await client().messages.create({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    expect(forbidden).toBeInstanceOf(Anthropic.PermissionDeniedError);
+    // A client declaring 64 MiB is refused before the body is read.
+    const { request } = await import("node:http");
+    const big = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${proxy.url}/v1/messages`, { method: "POST", headers: { "x-api-key": KEY, "content-type": "application/json", "content-length": String(64 * 1024 * 1024) } }, (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on("error", reject);
+      req.write("{}");
+    });
+    expect(big.status).toBe(413);
+    expect((JSON.parse(big.body) as { error: { type: string } }).error.type).toBe("request_too_large");
+  });
+
   it.each([
     [{ tools: [{ type: "web_search_20250305", name: "web_search" }] }, /server tools cannot run.*web_search/],
     [{ max_tokens: undefined }, /max_tokens/],

@@ -37,8 +37,6 @@ export function sseBody<F extends Frame>(head: F[], rest: AsyncIterator<F>, opti
     ended = true;
     options.onEnd(outcome, error);
   };
-  const never = new Promise<never>(() => {});
-  const expired = options.expired ?? never;
 
   return new ReadableStream<Uint8Array>({
     start(controller) {
@@ -50,7 +48,8 @@ export function sseBody<F extends Frame>(head: F[], rest: AsyncIterator<F>, opti
       const tick = new Promise<"tick">((resolve) => {
         timer = setTimeout(() => resolve("tick"), options.keepAliveMs);
       });
-      const result = await Promise.race([pending, tick, expired]);
+      // Without a budget nothing else is raced: a promise that never settles would gather a reaction per frame.
+      const result = await (options.expired ? Promise.race([pending, tick, options.expired]) : Promise.race([pending, tick]));
       clearTimeout(timer);
       if (result === "tick") {
         controller.enqueue(encoder.encode(options.keepAlive ?? ": keep-alive\n\n"));
@@ -61,7 +60,7 @@ export function sseBody<F extends Frame>(head: F[], rest: AsyncIterator<F>, opti
         controller.enqueue(encoder.encode(options.encode(frame)));
         controller.close();
         end("error", isErrorFrame(frame) ? frame.error : undefined);
-        pending.catch(() => {});
+        pending?.catch(() => {});
         void rest.return?.(undefined)?.catch(() => {});
         return;
       }

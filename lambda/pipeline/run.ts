@@ -21,7 +21,18 @@ import type { LogFields } from "../log.js";
 import type { ModelCatalog, ResolvedModel } from "../models/catalog.js";
 import { isErrorFrame, type Dialect, type Frame, type StreamConverter } from "./dialect.js";
 
-export interface PipelineContext {
+export interface Notes {
+  /** adds fields to the request's log line */
+  annotate(fields: LogFields): void;
+  /** a streamed body finished; the request's line is written now */
+  ended(fields: LogFields): void;
+  /** something failed that is not a ProxyError: a bug, logged with its stack */
+  unexpected(err: unknown): void;
+  /** the upstream answered with these usage-window headers */
+  upstreamHeaders(headers: Headers): void;
+}
+
+export interface PipelineContext extends Notes {
   tokens: TokenSource;
   codex: CodexClient;
   models: ModelCatalog;
@@ -31,10 +42,6 @@ export interface PipelineContext {
   maxAnswerBytes: number;
   /** the request must be over within this many ms (Lambda); none locally */
   budgetMs?: number;
-  annotate(fields: LogFields): void;
-  ended(fields: LogFields): void;
-  unexpected(err: unknown): void;
-  upstreamHeaders(headers: Headers): void;
 }
 
 export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: Request, ctx: PipelineContext): Promise<Response> {

@@ -15,12 +15,10 @@ import { BrowserPolicy } from "./http/browser-policy.js";
 import { silentLogger, type LogFields, type Logger } from "./log.js";
 import { ModelCatalog } from "./models/catalog.js";
 import { chatDialect } from "./dialects/chat/index.js";
+import { countTokens } from "./dialects/messages/count-tokens.js";
 import { anthropicErrorResponse } from "./dialects/messages/errors.js";
 import { messagesDialect } from "./dialects/messages/index.js";
-import { convertMessagesRequest } from "./dialects/messages/request.js";
-import { estimateInputTokens } from "./dialects/messages/tokens.js";
 import { responsesDialect } from "./dialects/responses/index.js";
-import { readJsonBody } from "./http/body.js";
 import type { Dialect, Frame } from "./pipeline/dialect.js";
 import { runTurn, type Notes } from "./pipeline/run.js";
 import { handleModels } from "./routes/models.js";
@@ -68,7 +66,6 @@ interface Route {
   /** where this route's clients put the proxy key, as an Authorization value */
   credential?: (request: Request) => string | null;
 }
-
 
 export function createApp(deps: AppDeps): AppHandle {
   const now = deps.clock ?? Date.now;
@@ -125,19 +122,12 @@ export function createApp(deps: AppDeps): AppHandle {
     return request.headers.get("authorization") ?? (apiKey ? `Bearer ${apiKey}` : null);
   };
   const messages: Route = { ...turn(anthropic), credential: anthropicKey };
-  const countTokens: Route = {
+  const tokenCount: Route = {
     methods: ["POST"],
     auth: true,
     credential: anthropicKey,
     errorResponse: anthropicErrorResponse,
-    run: async (request) => {
-      const raw = await readJsonBody(request, limits.maxBodyBytes);
-      const requested = (raw as { model?: unknown } | null)?.model;
-      let model = typeof requested === "string" ? requested : "";
-      if (typeof requested === "string" && !(await models.list()).includes(requested)) model = anthropic.modelFallback?.(requested) ?? requested;
-      const { body } = convertMessagesRequest(raw, { model, requireMaxTokens: false });
-      return Response.json({ input_tokens: estimateInputTokens(body) });
-    },
+    run: (request) => countTokens(request, limits.maxBodyBytes),
   };
   const list: Route = { methods: ["GET"], auth: true, run: () => handleModels(models, now) };
   const routes: Record<string, Route> = {
@@ -146,7 +136,7 @@ export function createApp(deps: AppDeps): AppHandle {
     "/v1/responses": responses,
     "/responses": responses,
     "/v1/messages": messages,
-    "/v1/messages/count_tokens": countTokens,
+    "/v1/messages/count_tokens": tokenCount,
     "/v1/models": list,
     "/models": list,
     "/health": {

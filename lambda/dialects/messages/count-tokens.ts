@@ -1,0 +1,13 @@
+/**
+ * `POST /v1/messages/count_tokens`: the request converted as for a turn, and its input estimated
+ * (tokens.ts). The backend is not called, and the model name plays no part in the estimate.
+ */
+import { readJsonBody } from "../../http/body.js";
+import { convertMessagesRequest } from "./request.js";
+import { estimateInputTokens } from "./tokens.js";
+
+export async function countTokens(request: Request, maxBodyBytes: number): Promise<Response> {
+  const raw = await readJsonBody(request, maxBodyBytes);
+  const { body } = convertMessagesRequest(raw, { model: "", requireMaxTokens: false });
+  return Response.json({ input_tokens: estimateInputTokens(body) });
+}

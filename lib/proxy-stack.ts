@@ -13,6 +13,7 @@ import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
 import { fileURLToPath } from "node:url";
+import { METRICS_NAMESPACE } from "../lambda/observe/namespace.js";
 
 export interface ProxyStackProps extends StackProps {
   /** ALLOWED_MODELS for the function; default: the account's live catalog */
@@ -32,8 +33,6 @@ export interface ProxyStackProps extends StackProps {
   usageAlarmPercent?: number;
 }
 
-/** The CloudWatch namespace of the proxy's per-request metrics (lambda/observe/emf.ts). */
-export const METRICS_NAMESPACE = "CodexOpenAIProxy";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 

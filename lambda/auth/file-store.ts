@@ -93,11 +93,6 @@ export class FileTokenSource implements TokenSource {
     return new FileTokenSource(path, parseAuthJson(text, path), options);
   }
 
-  /** True while a refreshed login has not reached the file yet. */
-  get pendingWrite(): boolean {
-    return this.unsaved !== undefined;
-  }
-
   async get(): Promise<Credentials> {
     const current = this.current;
     if (!this.options.refresh || !refreshDue(current, this.now())) return current.credentials;

@@ -61,6 +61,9 @@ export class LambdaEmulator {
   readonly failures: { id: string; kind: string; detail: string }[] = [];
   invocations = 0;
   url = "";
+  private polled!: () => void;
+  /** resolves when a runtime client first asks for an event: its init phase is over */
+  readonly initDone = new Promise<void>((resolve) => (this.polled = resolve));
 
   constructor(private readonly options: EmulatorOptions) {
     this.front = createServer((req, res) => void this.onClient(req, res));
@@ -181,6 +184,7 @@ export class LambdaEmulator {
   private async onRuntime(worker: Worker, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = req.url ?? "";
     if (req.method === "GET" && path === "/2018-06-01/runtime/invocation/next") {
+      this.polled();
       const next = this.queue.shift();
       if (next) this.dispatch(next, res, worker);
       else this.waiting.push({ res, worker });

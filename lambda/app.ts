@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { ClientKeyCheck } from "./auth/client-keys.js";
 import type { TokenSource } from "./auth/tokens.js";
 import { CodexClient } from "./codex/client.js";
-import type { Fetch } from "./codex/http.js";
+import type { Upstream } from "./codex/http.js";
 import { readRateLimits, usageHeaders, type RateLimits } from "./codex/rate-limits.js";
 import type { CoreConfig } from "./config.js";
 import { ProxyError, toProxyError } from "./errors.js";
@@ -30,7 +30,7 @@ export type App = (request: Request, options?: { budgetMs?: number }) => Promise
 export interface AppDeps {
   tokens: TokenSource;
   clientKeys: ClientKeyCheck;
-  fetch: Fetch;
+  upstream: Upstream;
   config: CoreConfig;
   /** milliseconds since the epoch; injectable so tests can pin usage-limit reset times */
   clock?: () => number;
@@ -76,7 +76,7 @@ export function createApp(deps: AppDeps): AppHandle {
     openaiBaseUrl: deps.config.openaiBaseUrl,
     clientVersion: deps.config.clientVersion,
     idleTimeoutMs: limits.idleTimeoutMs,
-    fetch: deps.fetch,
+    upstream: deps.upstream,
     ...(deps.config.maxUpstreamConnections === undefined ? {} : { maxConnections: deps.config.maxUpstreamConnections }),
     ...(limits.connectionWaitMs === undefined ? {} : { connectionWaitMs: limits.connectionWaitMs }),
     ...(limits.retryDelayMs === undefined ? {} : { retryDelayMs: limits.retryDelayMs }),

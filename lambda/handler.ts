@@ -16,11 +16,13 @@ import { FileTokenSource } from "./auth/file-store.js";
 import { SecretClientKeys } from "./auth/secret-keys.js";
 import { SecretTokenSource } from "./auth/secret-store.js";
 import type { TokenSource } from "./auth/tokens.js";
-import { createUpstreamFetch } from "./codex/http.js";
+import { createUpstream } from "./codex/http.js";
 import { readLambdaConfig } from "./config.js";
 import { ProxyError, toProxyError } from "./errors.js";
 import { budgetFrom, respondWithin } from "./http/deadline.js";
 import { buildRequest, type RequestParts } from "./http/request.js";
+import { writableSink } from "./http/sink.js";
+import { takeWriter } from "./http/sse.js";
 import { createLogger } from "./log.js";
 import { requestMetrics } from "./observe/emf.js";
 
@@ -34,14 +36,14 @@ const app: App | ProxyError = (() => {
     const config = readLambdaConfig(process.env);
     log = createLogger(config.logLevel);
     const secrets = new SecretsManagerClient({});
-    const upstreamFetch = createUpstreamFetch(config.upstreamProxyUrl);
+    const upstream = createUpstream(config.upstreamProxyUrl);
     const tokens: TokenSource =
       config.tokens.kind === "secret"
         ? new SecretTokenSource(secrets, config.tokens.secretId, { log })
-        : FileTokenSource.load(config.tokens.path, { refresh: { url: config.refreshUrl, fetch: upstreamFetch }, log });
+        : FileTokenSource.load(config.tokens.path, { refresh: { url: config.refreshUrl, fetch: upstream.fetch }, log });
     const clientKeys: ClientKeyCheck =
       config.keys.kind === "secret" ? new SecretClientKeys(secrets, config.keys.secretId, log) : new StaticClientKeys(config.keys.keys);
-    return createApp({ tokens, clientKeys, fetch: upstreamFetch, config, log, onRequestEnd: requestMetrics() }).handle;
+    return createApp({ tokens, clientKeys, upstream, config, log, onRequestEnd: requestMetrics() }).handle;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     bootLog.error("configuration error; every request will fail until it is fixed", { error: message });
@@ -98,6 +100,12 @@ async function write(response: Response, responseStream: awslambda.HttpResponseS
   });
   out.write(""); // sends the prelude (status and headers) even for an empty body
   if (!response.body) {
+    out.end();
+    return;
+  }
+  const writer = takeWriter(response);
+  if (writer) {
+    await writer(writableSink(out));
     out.end();
     return;
   }

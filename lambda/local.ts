@@ -9,7 +9,7 @@ import { StaticClientKeys } from "./auth/client-keys.js";
 import { FileTokenSource } from "./auth/file-store.js";
 import { keepFresh } from "./auth/keep-fresh.js";
 import type { Credentials, TokenSource } from "./auth/tokens.js";
-import { createUpstreamFetch, type Fetch } from "./codex/http.js";
+import { createUpstream, type Fetch } from "./codex/http.js";
 import { ConfigError, DEFAULTS, readLocalConfig, type LocalConfig } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
 import { createNodeHandler } from "./node-adapter.js";
@@ -65,11 +65,11 @@ function main(): void {
   if (command.kind === "version") return void console.log(VERSION);
   const { config } = command;
   const log = createLogger(config.logLevel);
-  const upstreamFetch = createUpstreamFetch(config.upstreamProxyUrl);
+  const upstream = createUpstream(config.upstreamProxyUrl);
 
   let tokens: TokenSource;
   try {
-    tokens = tokenSource(config, upstreamFetch, log);
+    tokens = tokenSource(config, upstream.fetch, log);
   } catch (err) {
     if (err instanceof AuthFileError) fail(err.message, 1);
     throw err;
@@ -79,7 +79,7 @@ function main(): void {
   if (!clientKeys.enforced) {
     log.warn("PROXY_API_KEYS is not set: any program on this machine can use your subscription through the proxy (it listens on loopback only).");
   }
-  const { handle, models } = createApp({ tokens, clientKeys, fetch: upstreamFetch, config, log });
+  const { handle, models } = createApp({ tokens, clientKeys, upstream, config, log });
   const server = createServer(createNodeHandler(handle, log));
   server.on("error", (err: NodeJS.ErrnoException) => {
     fail(err.code === "EADDRINUSE" ? `Port ${config.port} on ${config.host} is already in use. Choose another with --port or PORT.` : `Cannot listen: ${err.message}`, 1);

@@ -8,6 +8,8 @@ import { pipeline } from "node:stream/promises";
 import type { App } from "./app.js";
 import { ProxyError } from "./errors.js";
 import { buildRequest } from "./http/request.js";
+import { writableSink } from "./http/sink.js";
+import { takeWriter } from "./http/sse.js";
 import type { Logger } from "./log.js";
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "host", "proxy-connection"]);
@@ -58,6 +60,12 @@ async function serve(app: App, req: IncomingMessage, res: ServerResponse, signal
     return;
   }
   res.flushHeaders();
+  const writer = takeWriter(response);
+  if (writer) {
+    await writer(writableSink(res));
+    res.end();
+    return;
+  }
   try {
     await pipeline(Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>), res);
   } catch (err) {

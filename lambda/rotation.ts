@@ -20,7 +20,7 @@ import { parseAuthJson, type ParsedAuth } from "./auth/auth-json.js";
 import { isExpired } from "./auth/freshness.js";
 import { isMarkedDead, markDead } from "./auth/login-marks.js";
 import { applyRefresh, refreshWithRetry, RefreshError, type RefreshOptions } from "./auth/oauth.js";
-import { createUpstreamFetch } from "./codex/http.js";
+import { createUpstream } from "./codex/http.js";
 import { readCoreConfig } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
 
@@ -165,7 +165,7 @@ export const handler = (() => {
       const config = readCoreConfig(process.env);
       rotate = createRotationHandler({
         client: new SecretsManagerClient({}),
-        refresh: { url: config.refreshUrl, fetch: createUpstreamFetch(config.upstreamProxyUrl) },
+        refresh: { url: config.refreshUrl, fetch: createUpstream(config.upstreamProxyUrl).fetch },
         log: createLogger(config.logLevel),
       });
     }

@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createApp } from "../lambda/app.js";
 import { StaticClientKeys } from "../lambda/auth/client-keys.js";
 import { SecretTokenSource } from "../lambda/auth/secret-store.js";
-import { createUpstreamFetch } from "../lambda/codex/http.js";
+import { createUpstream } from "../lambda/codex/http.js";
 import { readCoreConfig } from "../lambda/config.js";
 import { createLogger } from "../lambda/log.js";
 import { createNodeHandler } from "../lambda/node-adapter.js";
@@ -45,7 +45,7 @@ async function startProxy(login: { access: string; refresh: string }): Promise<v
   // CODEX_REFRESH_URL points nowhere: if the proxy tried to refresh by itself, the test would fail.
   const config = readCoreConfig({ CODEX_BASE_URL: codex.url, ALLOWED_MODELS: "gpt-5.5", CODEX_REFRESH_URL: "http://127.0.0.1:9/never" });
   const tokens = new SecretTokenSource(proxyClient, SECRET, { rotationPollMs: 50, rotationWaitMs: 10_000 });
-  const { handle } = createApp({ tokens, clientKeys: new StaticClientKeys([]), fetch: createUpstreamFetch(), config });
+  const { handle } = createApp({ tokens, clientKeys: new StaticClientKeys([]), upstream: createUpstream(), config });
   server = createServer(createNodeHandler(handle, createLogger("silent")));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;

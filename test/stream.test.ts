@@ -7,7 +7,7 @@ import type { CodexEvent } from "../lambda/codex/types.js";
 import { ChatStreamConverter, type StreamFrame } from "../lambda/dialects/chat/stream.js";
 import { ToolNames } from "../lambda/codex/tool-names.js";
 import { chatDialect } from "../lambda/dialects/chat/index.js";
-import { sseBody } from "../lambda/http/sse.js";
+import { sseResponse } from "../lambda/http/sse.js";
 import type { ChatChunk } from "../lambda/dialects/chat/types.js";
 import { longTextTurn, recorded, recordedTurns, sseFixtureEvents } from "./support/fixtures.js";
 import { chatBody, readSse, readSseSlowly, startProxy, streamedContent, type RunningProxy } from "./support/proxy.js";
@@ -136,14 +136,14 @@ describe("SSE body backpressure", () => {
   it("pulls an upstream frame only when the reader asks for one", async () => {
     let pulled = 0;
     const chunk = (n: number): StreamFrame => ({ kind: "chunk", chunk: { id: "c", object: "chat.completion.chunk", created: 0, model: "m", choices: [{ index: 0, delta: { content: String(n) }, finish_reason: null, logprobs: null }] } });
-    async function* upstream(): AsyncGenerator<StreamFrame> {
+    async function* upstream(): AsyncGenerator<StreamFrame[]> {
       for (let n = 0; n < 1000; n++) {
         pulled++;
-        yield chunk(n);
+        yield [chunk(n)];
       }
-      yield { kind: "done" };
+      yield [{ kind: "done" }];
     }
-    const body = sseBody([], upstream(), { encode: chatDialect.encode, keepAliveMs: 60_000, onEnd: () => {} });
+    const body = sseResponse([], upstream(), { encode: chatDialect.encode, keepAliveMs: 60_000, onEnd: () => {}, onCancel: () => {} }, {}).body!;
     const reader = body.getReader();
     await new Promise((r) => setTimeout(r, 50));
     expect(pulled).toBeLessThanOrEqual(2); // nothing read yet: at most the stream's own small buffer

@@ -10,7 +10,7 @@ import { arch, release, type } from "node:os";
 import { ProxyError } from "../errors.js";
 import type { Credentials } from "../auth/tokens.js";
 import { VERSION } from "../version.js";
-import type { Fetch } from "./http.js";
+import type { Reply, SendInit, Upstream } from "./http.js";
 import { isChallenge } from "./errors.js";
 import { UpstreamSlots } from "./slots.js";
 import { describe, idleTimeoutError, MAX_EVENT_BYTES, mib, readEvents } from "./sse.js";
@@ -21,7 +21,7 @@ export interface CodexClientConfig {
   openaiBaseUrl: string;
   clientVersion: string;
   idleTimeoutMs: number;
-  fetch: Fetch;
+  upstream: Upstream;
   /** UPSTREAM_MAX_CONNECTIONS; no cap when undefined */
   maxConnections?: number;
   /** how long a request waits for a free upstream connection before a 503 */
@@ -32,7 +32,7 @@ export interface CodexClientConfig {
 }
 
 export type OpenResult =
-  | { ok: true; events: AsyncGenerator<CodexEvent>; headers: Headers }
+  | { ok: true; events: AsyncGenerator<CodexEvent[]>; headers: Headers }
   | { ok: false; status: number; headers: Headers; bodyText: string };
 
 export interface CatalogModel {
@@ -82,19 +82,20 @@ export class CodexClient {
   async open(request: UpstreamRequest, credentials: Credentials, signal: AbortSignal): Promise<OpenResult> {
     const body = withHeaderSafeCacheKey(request);
     const url = `${this.baseUrl(credentials)}/responses`;
-    const init: RequestInit = {
+    const init: SendInit = {
       method: "POST",
       headers: { ...this.headers(credentials, body.prompt_cache_key), "content-type": "application/json", accept: "text/event-stream" },
       body: JSON.stringify(body),
+      signal,
     };
     const release = await this.slots.acquire(signal);
     let handedOver = false;
     try {
       for (let attempt = 0; ; attempt++) {
         const retry = attempt === 0;
-        let res: Response;
+        let res: Reply;
         try {
-          res = await this.send(url, signal, init);
+          res = await this.send(url, init);
         } catch (err) {
           if (retry && err instanceof ProxyError && err.code === "upstream_unreachable") {
             await this.pause(signal);
@@ -102,7 +103,7 @@ export class CodexClient {
           }
           throw err;
         }
-        if (res.status >= 200 && res.status <= 299 && res.body) {
+        if (res.status >= 200 && res.status <= 299) {
           handedOver = true;
           const events = readEvents(res.body, {
             idleTimeoutMs: this.config.idleTimeoutMs,
@@ -125,9 +126,9 @@ export class CodexClient {
 
   async models(credentials: Credentials, signal: AbortSignal): Promise<CatalogModel[]> {
     const url = `${this.config.codexBaseUrl}/models?client_version=${encodeURIComponent(this.config.clientVersion)}`;
-    const res = await this.send(url, signal, { method: "GET", headers: { ...this.headers(credentials), accept: "application/json" } });
+    const res = await this.send(url, { method: "GET", headers: { ...this.headers(credentials), accept: "application/json" }, signal });
     if (res.status !== 200) {
-      await res.body?.cancel().catch(() => {});
+      res.body.destroy();
       throw new Error(`model catalog answered HTTP ${res.status}`);
     }
     const doc = JSON.parse(await readCapped(res, 8 * MAX_ERROR_BODY_BYTES)) as { models?: unknown };
@@ -136,16 +137,15 @@ export class CodexClient {
   }
 
   /** The backend must send its headers within the idle timeout; a silent server is a 504, not a hang. */
-  private async send(url: string, signal: AbortSignal, init: RequestInit): Promise<Response> {
+  private async send(url: string, init: SendInit): Promise<Reply> {
+    const { signal } = init;
     const headersDue = new AbortController();
     const timer = setTimeout(() => headersDue.abort(), this.config.idleTimeoutMs);
     try {
-      return await this.config.fetch(url, { ...init, redirect: "manual", signal: AbortSignal.any([signal, headersDue.signal]) });
+      return await this.config.upstream.send(url, { ...init, signal: AbortSignal.any([signal, headersDue.signal]) });
     } catch (err) {
       if (signal.aborted) throw err;
-      if (headersDue.signal.aborted || (err as { cause?: { code?: string } }).cause?.code === "UND_ERR_HEADERS_TIMEOUT") {
-        throw idleTimeoutError(this.config.idleTimeoutMs, "no response headers");
-      }
+      if (headersDue.signal.aborted) throw idleTimeoutError(this.config.idleTimeoutMs, "no response headers");
       throw new ProxyError(502, `Cannot reach the Codex backend at ${new URL(url).host} (${describe(err)}). Check the network, or CODEX_BASE_URL.`, {
         code: "upstream_unreachable",
         cause: err,
@@ -173,23 +173,19 @@ export class CodexClient {
 }
 
 /** Reads a body as text, refusing to hold more than `limit` bytes of it. */
-export async function readCapped(res: Response, limit: number): Promise<string> {
-  if (!res.body) return "";
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
+export async function readCapped(res: Reply, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
   let size = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      size += chunk.byteLength;
       if (size > limit) {
-        await reader.cancel().catch(() => {});
+        res.body.destroy();
         throw new ProxyError(502, `The Codex backend answered HTTP ${res.status} with a body larger than ${mib(limit)}; it was not read. Retry in a moment.`, {
           code: "upstream_response_too_large",
         });
       }
-      chunks.push(value);
+      chunks.push(chunk);
     }
   } catch (err) {
     if (err instanceof ProxyError) throw err;

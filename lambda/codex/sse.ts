@@ -6,6 +6,7 @@
  * turned into ProxyErrors so the stream converter can report them in-band.
  */
 import { createParser } from "eventsource-parser";
+import type { Readable } from "node:stream";
 import { ProxyError } from "../errors.js";
 import type { CodexEvent } from "./types.js";
 
@@ -19,10 +20,13 @@ export interface ReadEventsOptions {
 
 export const MAX_EVENT_BYTES = 16 * 1024 * 1024;
 
-export async function* readEvents(body: ReadableStream<Uint8Array>, options: ReadEventsOptions): AsyncGenerator<CodexEvent> {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  const queue: CodexEvent[] = [];
+/**
+ * The events of an upstream body, a batch per read: whatever one read completes goes on together,
+ * so a busy connection costs one hop per read rather than per event.
+ */
+export async function* readEvents(body: Readable, options: ReadEventsOptions): AsyncGenerator<CodexEvent[]> {
+  const read = textReader(body);
+  let queue: CodexEvent[] = [];
   let malformed: string | undefined;
   const parser = createParser({
     onEvent(message) {
@@ -45,51 +49,116 @@ export async function* readEvents(body: ReadableStream<Uint8Array>, options: Rea
   const timer = setTimeout(function onIdle() {
     if (!reading) return void timer.refresh();
     idle = idleTimeoutError(options.idleTimeoutMs, "nothing");
-    reader.cancel(idle).catch(() => {});
+    body.destroy(idle);
   }, options.idleTimeoutMs);
-  let bytesWithoutEvent = 0;
+  let charsWithoutEvent = 0;
+  let failed = false;
 
   try {
     for (;;) {
-      let result: ReadableStreamReadResult<Uint8Array>;
+      let text: string | undefined;
       reading = true;
       try {
-        result = await reader.read();
+        text = await read();
       } catch (err) {
+        failed = true;
         throw idle ?? connectionLost(err);
       } finally {
         reading = false;
       }
-      if (idle) throw idle;
-      const { done, value } = result;
-      if (done) {
-        parser.feed(decoder.decode());
+      if (text === undefined) {
         parser.reset({ consume: true });
       } else {
-        parser.feed(decoder.decode(value, { stream: true }));
-        bytesWithoutEvent = queue.length > 0 ? 0 : bytesWithoutEvent + value.byteLength;
+        parser.feed(text);
+        // UTF-16 units, not bytes: a bound within a factor of three is bound enough here.
+        charsWithoutEvent = queue.length > 0 ? 0 : charsWithoutEvent + text.length;
       }
       if (malformed !== undefined) {
+        failed = true;
         throw new ProxyError(502, `The Codex backend sent an event that is not valid JSON: ${malformed}`, { code: "upstream_malformed_event" });
       }
-      if (bytesWithoutEvent > options.maxEventBytes) {
+      if (charsWithoutEvent > options.maxEventBytes) {
+        failed = true;
         throw new ProxyError(502, `The Codex backend sent more than ${mib(options.maxEventBytes)} without completing an event; the answer was abandoned. Retry the request.`, {
           code: "upstream_event_too_large",
         });
       }
       if (queue.length > 0) {
-        for (let i = 0; i < queue.length; i++) yield queue[i] as CodexEvent;
-        queue.length = 0;
+        const batch = queue;
+        queue = [];
         timer.refresh();
+        yield batch;
       }
-      if (done) return;
+      if (text === undefined) return;
     }
   } finally {
     clearTimeout(timer);
-    // Releases the upstream connection when the consumer stops early (client gone, failure seen).
-    reader.cancel().catch(() => {});
+    release(body, failed);
     options.onClose?.();
   }
+}
+
+const HIGH_WATER = 64 * 1024;
+
+/**
+ * A body as text, read as fast as it comes: everything that arrived since the last call comes back
+ * at once (undefined at the end). Reading pauses only when that much is waiting unread.
+ */
+function textReader(body: Readable): () => Promise<string | undefined> {
+  body.setEncoding("utf8");
+  let buffered = "";
+  let ended = false;
+  let failure: unknown;
+  let waiter: (() => void) | undefined;
+  const wake = () => {
+    const w = waiter;
+    waiter = undefined;
+    w?.();
+  };
+  body.on("data", (chunk: string) => {
+    buffered += chunk;
+    if (buffered.length > HIGH_WATER) body.pause();
+    wake();
+  });
+  body.once("end", () => {
+    ended = true;
+    wake();
+  });
+  body.once("error", (err) => {
+    failure = err;
+    wake();
+  });
+  body.once("close", () => {
+    if (!ended) failure ??= new Error("the connection closed before the answer ended");
+    wake();
+  });
+  return async function read() {
+    for (;;) {
+      if (buffered !== "") {
+        const text = buffered;
+        buffered = "";
+        if (body.isPaused()) body.resume();
+        return text;
+      }
+      if (failure !== undefined) throw failure;
+      if (ended) return undefined;
+      await new Promise<void>((resolve) => (waiter = resolve));
+    }
+  };
+}
+
+/**
+ * Done with a body: one read to its end goes back to the pool. A consumer that stopped at the
+ * terminal event usually has only the end of the chunked body left, so that is awaited briefly
+ * rather than throwing the connection (and its TLS session) away; a failed one is closed at once.
+ */
+function release(body: Readable, failed: boolean): void {
+  if (body.readableEnded || body.destroyed) return;
+  if (failed) return void body.destroy();
+  const timer = setTimeout(() => body.destroy(), 1000);
+  body.once("end", () => clearTimeout(timer));
+  body.once("error", () => clearTimeout(timer));
+  body.resume();
 }
 
 export function idleTimeoutError(ms: number, what: "nothing" | "no response headers"): ProxyError {

@@ -1,15 +1,27 @@
 /**
- * A dialect's frames -> an SSE Response body. Pull-based, so a slow client slows the upstream read
- * instead of filling memory; a comment line goes out when the upstream is silent for a while (long
+ * A dialect's frames -> SSE text, written to whatever carries the response. Each batch of frames
+ * (what one upstream read produced) goes out as one write; a slow client is waited for (backpressure)
+ * instead of filling memory; a comment goes out when the upstream is silent for a while (long
  * reasoning), so intermediaries and clients do not time the connection out. An `error` or `done`
  * frame ends the body; so does a spent time budget, with the dialect's in-band error frame.
+ *
+ * The body is a standard ReadableStream for any fetch-style caller, and both adapters take the
+ * writer itself (`takeWriter`) to write to their node stream directly, without web-stream hops.
  */
 import type { ProxyError } from "../errors.js";
 import { isErrorFrame, type Frame } from "../pipeline/dialect.js";
 
-const encoder = new TextEncoder();
-
 export type StreamOutcome = "done" | "error" | "cancelled";
+
+/** Where SSE text goes: a node Writable, or a ReadableStream's controller. */
+export interface TextSink {
+  /** false: wait for `ready()` before writing more */
+  write(text: string): boolean;
+  /** resolves when more may be written, or the sink has closed */
+  ready(): Promise<void>;
+  /** the client is gone */
+  readonly closed: boolean;
+}
 
 export interface SseOptions<F extends Frame> {
   encode: (frame: F) => string;
@@ -21,7 +33,12 @@ export interface SseOptions<F extends Frame> {
   onExpired?: () => F;
   /** called once: how the stream ended (with the error frame's error) */
   onEnd: (outcome: StreamOutcome, error?: ProxyError) => void;
+  /** the body's reader went away: stop the upstream, so the writer wakes up and ends */
+  onCancel: () => void;
 }
+
+/** Writes the whole body to `sink`; resolves when it has ended, however it ended. */
+export type Writer = (sink: TextSink) => Promise<void>;
 
 export const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
@@ -29,58 +46,127 @@ export const SSE_HEADERS = {
   "x-accel-buffering": "no",
 };
 
-export function sseBody<F extends Frame>(head: F[], rest: AsyncIterator<F>, options: SseOptions<F>): ReadableStream<Uint8Array> {
-  let pending: Promise<IteratorResult<F>> | undefined;
-  let ended = false;
-  const end = (outcome: StreamOutcome, error?: ProxyError) => {
-    if (ended) return;
-    ended = true;
-    options.onEnd(outcome, error);
-  };
+const writers = new WeakMap<Response, Writer>();
 
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      for (const frame of head) controller.enqueue(encoder.encode(options.encode(frame)));
-    },
-    async pull(controller) {
-      pending ??= rest.next();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const tick = new Promise<"tick">((resolve) => {
-        timer = setTimeout(() => resolve("tick"), options.keepAliveMs);
-      });
-      // Without a budget nothing else is raced: a promise that never settles would gather a reaction per frame.
-      const result = await (options.expired ? Promise.race([pending, tick, options.expired]) : Promise.race([pending, tick]));
+/** The response's SSE writer, for an adapter to drive; the body stream is then never read. */
+export function takeWriter(response: Response): Writer | undefined {
+  const writer = writers.get(response);
+  writers.delete(response);
+  return writer;
+}
+
+export function sseResponse<F extends Frame>(head: F[], rest: AsyncIterator<F[]>, options: SseOptions<F>, init: ResponseInit): Response {
+  const writer = sseWriter(head, rest, options);
+  const response = new Response(bodyStream(writer, options.onCancel), init);
+  writers.set(response, writer);
+  return response;
+}
+
+function sseWriter<F extends Frame>(head: F[], rest: AsyncIterator<F[]>, options: SseOptions<F>): Writer {
+  let started = false;
+  return async (sink) => {
+    if (started) throw new Error("an SSE body is written once");
+    started = true;
+    let outcome: StreamOutcome | undefined;
+    let error: ProxyError | undefined;
+    /** the batch as text, up to and including a terminal frame */
+    const encode = (frames: F[]): string => {
+      let text = "";
+      for (const frame of frames) {
+        text += options.encode(frame);
+        if (isErrorFrame(frame)) {
+          outcome = "error";
+          error = frame.error;
+          break;
+        }
+        if (frame.kind === "done") {
+          outcome = "done";
+          break;
+        }
+      }
+      return text;
+    };
+    const keepAlive = options.keepAlive ?? ": keep-alive\n\n";
+    const timer = setTimeout(function tick() {
+      if (!sink.closed) sink.write(keepAlive);
+      timer.refresh();
+    }, options.keepAliveMs);
+    const send = async (text: string) => {
+      if (text !== "" && !sink.write(text)) await (options.expired ? Promise.race([sink.ready(), options.expired]) : sink.ready());
+    };
+    try {
+      await send(encode(head));
+      while (outcome === undefined && !sink.closed) {
+        const pending = rest.next();
+        const next = await (options.expired ? Promise.race([pending, options.expired]) : pending);
+        if (next === "expired") {
+          pending.catch(() => {});
+          const frame = options.onExpired?.() as F;
+          sink.write(options.encode(frame));
+          outcome = "error";
+          error = isErrorFrame(frame) ? frame.error : undefined;
+          break;
+        }
+        if (next.done) {
+          outcome = "done";
+          break;
+        }
+        timer.refresh();
+        await send(encode(next.value));
+      }
+    } finally {
       clearTimeout(timer);
-      if (result === "tick") {
-        controller.enqueue(encoder.encode(options.keepAlive ?? ": keep-alive\n\n"));
-        return;
-      }
-      if (result === "expired") {
-        const frame = options.onExpired?.() as F;
-        controller.enqueue(encoder.encode(options.encode(frame)));
-        controller.close();
-        end("error", isErrorFrame(frame) ? frame.error : undefined);
-        pending?.catch(() => {});
-        void rest.return?.(undefined)?.catch(() => {});
-        return;
-      }
-      pending = undefined;
-      if (result.done) {
-        controller.close();
-        end("done");
-        return;
-      }
-      const frame = result.value;
-      controller.enqueue(encoder.encode(options.encode(frame)));
-      if (isErrorFrame(frame) || frame.kind === "done") {
-        controller.close();
-        end(isErrorFrame(frame) ? "error" : "done", isErrorFrame(frame) ? frame.error : undefined);
-        await rest.return?.(undefined);
-      }
+      if (sink.closed) outcome = "cancelled";
+      options.onEnd(outcome ?? "cancelled", outcome === "error" ? error : undefined);
+      // Stops the upstream read when the stream ends before it does (client gone, failure, budget).
+      await rest.return?.(undefined)?.catch(() => {});
+    }
+  };
+}
+
+const encoder = new TextEncoder();
+
+/** The writer behind a standard ReadableStream; it starts at the first read, so an adapter taking the writer instead never starts it. */
+function bodyStream(writer: Writer, onCancel: () => void): ReadableStream<Uint8Array> {
+  let wake: (() => void) | undefined;
+  let closed = false;
+  let running: Promise<void> | undefined;
+  const ready = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        ready();
+        running ??= writer({
+          write(text) {
+            if (closed) return false;
+            controller.enqueue(encoder.encode(text));
+            return (controller.desiredSize ?? 0) > 0;
+          },
+          ready: () => (closed ? Promise.resolve() : new Promise<void>((resolve) => (wake = resolve))),
+          get closed() {
+            return closed;
+          },
+        }).then(
+          () => {
+            if (!closed) controller.close();
+            closed = true;
+          },
+          (err: unknown) => {
+            if (!closed) controller.error(err);
+            closed = true;
+          },
+        );
+      },
+      cancel() {
+        closed = true;
+        ready();
+        onCancel();
+      },
     },
-    async cancel() {
-      end("cancelled");
-      await rest.return?.(undefined);
-    },
-  });
+    { highWaterMark: 0 },
+  );
 }

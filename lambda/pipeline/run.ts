@@ -16,7 +16,7 @@ import type { CodexEvent, ResponseUsage } from "../codex/types.js";
 import { ProxyError, toProxyError } from "../errors.js";
 import { deadlineError } from "../http/deadline.js";
 import { readJsonBody } from "../http/body.js";
-import { SSE_HEADERS, sseBody } from "../http/sse.js";
+import { SSE_HEADERS, sseResponse } from "../http/sse.js";
 import type { LogFields } from "../log.js";
 import type { ModelCatalog, ResolvedModel } from "../models/catalog.js";
 import { isErrorFrame, type Dialect, type Frame, type StreamConverter } from "./dialect.js";
@@ -68,37 +68,48 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: Req
     const converter = converted.converter({ requestedModel: String(requested), now: ctx.now });
     const usage: { value?: ResponseUsage } = {};
     const frames = framesOf(events, converter, usage, ctx);
-    const firstPending = frames.next();
-    const first = await (budget ? budget.race(firstPending) : firstPending);
-    if (first.done) throw toProxyError(new Error("stream produced no frames"));
-    if (isErrorFrame(first.value)) {
+    let head: F[] = [];
+    while (head.length === 0) {
+      const pending = frames.next();
+      const next = await (budget ? budget.race(pending) : pending);
+      if (next.done) throw toProxyError(new Error("stream produced no frames"));
+      head = next.value;
+    }
+    const first = head[0] as F;
+    if (isErrorFrame(first)) {
       await frames.return(undefined);
-      throw first.value.error;
+      throw first.error;
     }
     ctx.annotate({ ttfb_ms: ctx.now() - started });
 
     if (!converted.stream) {
       const collector = converted.collector(ctx.maxAnswerBytes);
-      for (let frame: F | undefined = first.value; ; ) {
-        if (isErrorFrame(frame)) throw frame.error;
-        if (frame.kind === "done") break;
-        if (!collector.add(frame)) {
-          await frames.return(undefined);
-          throw new ProxyError(502, `The answer grew past ${Math.round(ctx.maxAnswerBytes / 1024 / 1024)} MiB, more than a non-streamed response may hold; it was abandoned. Ask with "stream": true for long answers.`, {
-            code: "answer_too_large",
-          });
+      for (let batch = head; ; ) {
+        for (const frame of batch) {
+          if (isErrorFrame(frame)) throw frame.error;
+          if (frame.kind === "done") {
+            release();
+            ctx.annotate(usageFields(usage.value));
+            return new Response(JSON.stringify(collector.result()), { status: 200, headers: { "content-type": "application/json" } });
+          }
+          if (!collector.add(frame)) {
+            await frames.return(undefined);
+            throw new ProxyError(502, `The answer grew past ${Math.round(ctx.maxAnswerBytes / 1024 / 1024)} MiB, more than a non-streamed response may hold; it was abandoned. Ask with "stream": true for long answers.`, {
+              code: "answer_too_large",
+            });
+          }
         }
-        const next = await (budget ? budget.race(frames.next()) : frames.next());
+        const pending = frames.next();
+        const next = await (budget ? budget.race(pending) : pending);
         if (next.done) throw toProxyError(new Error("stream ended without a terminal frame"));
-        frame = next.value;
+        batch = next.value;
       }
-      release();
-      ctx.annotate(usageFields(usage.value));
-      return new Response(JSON.stringify(collector.result()), { status: 200, headers: { "content-type": "application/json" } });
     }
 
-    return new Response(
-      sseBody([first.value], frames, {
+    return sseResponse(
+      head,
+      frames,
+      {
         encode: (frame) => dialect.encode(frame),
         keepAliveMs: ctx.keepAliveMs,
         ...(dialect.keepAlive ? { keepAlive: dialect.keepAlive } : {}),
@@ -108,7 +119,8 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: Req
           release();
           ctx.ended({ outcome, ...(error ? { error_code: error.code ?? error.type, error_status: error.status } : {}), ...usageFields(usage.value) });
         },
-      }),
+        onCancel: () => upstreamAbort.abort(),
+      },
       { status: 200, headers: SSE_HEADERS },
     );
   } catch (err) {
@@ -129,7 +141,7 @@ async function resolveModel<F extends Frame>(dialect: Dialect<F>, models: ModelC
   }
 }
 
-async function openUpstream(body: Parameters<CodexClient["open"]>[0], ctx: PipelineContext, signal: AbortSignal): Promise<AsyncGenerator<CodexEvent>> {
+async function openUpstream(body: Parameters<CodexClient["open"]>[0], ctx: PipelineContext, signal: AbortSignal): Promise<AsyncGenerator<CodexEvent[]>> {
   let credentials = await ctx.tokens.get();
   let result = await ctx.codex.open(body, credentials, signal);
   if (!result.ok && result.status === 401) {
@@ -145,22 +157,32 @@ async function openUpstream(body: Parameters<CodexClient["open"]>[0], ctx: Pipel
   return result.events;
 }
 
+/** The converter's frames, a batch per batch of upstream events; a failure is the batch's last frame. */
 async function* framesOf<F extends Frame>(
-  events: AsyncGenerator<CodexEvent>,
+  events: AsyncGenerator<CodexEvent[]>,
   converter: StreamConverter<F>,
   usage: { value?: ResponseUsage },
   ctx: Pick<PipelineContext, "unexpected">,
-): AsyncGenerator<F> {
+): AsyncGenerator<F[]> {
+  // What a batch produced before a failure still goes out, ahead of the error frame.
+  let frames: F[] = [];
   try {
-    for await (const event of events) {
-      if ((event.type === "response.completed" || event.type === "response.incomplete") && event.response?.usage) usage.value = event.response.usage;
-      yield* converter.push(event);
+    for await (const batch of events) {
+      frames = [];
+      for (const event of batch) {
+        if ((event.type === "response.completed" || event.type === "response.incomplete") && event.response?.usage) usage.value = event.response.usage;
+        for (const frame of converter.push(event)) frames.push(frame);
+        if (converter.isFinished) break;
+      }
+      const done = frames;
+      frames = [];
+      if (done.length > 0) yield done;
       if (converter.isFinished) return;
     }
-    yield* converter.end();
+    yield converter.end();
   } catch (err) {
     if (!(err instanceof ProxyError)) ctx.unexpected(err);
-    yield converter.fail(toProxyError(err));
+    yield [...frames, converter.fail(toProxyError(err))];
   }
 }
 

@@ -1,77 +1,217 @@
 /**
- * `npm run bench`: converter throughput and end-to-end proxy latency on loopback. Numbers are for
- * comparing changes on the same machine, not absolute claims. Bounded: a fixed number of requests.
+ * `npm run bench`: what the proxy costs next to the backend that feeds it, in one bounded run
+ * (about two minutes). The scripted backend (backend.mjs) and the local server (`dist/local.mjs`,
+ * what `npm start` runs) are separate processes; this one is only the client. Every measurement
+ * alternates between reading the backend directly and reading it through each dialect, so machine
+ * noise lands on every side alike. Prints a table; writes bench/results.json.
  */
-import { performance } from "node:perf_hooks";
-import { ChatStreamConverter } from "../../lambda/dialects/chat/stream.js";
-import { ToolNames } from "../../lambda/codex/tool-names.js";
+import { execSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, release, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { CodexEvent } from "../../lambda/codex/types.js";
-import { chatDialect } from "../../lambda/dialects/chat/index.js";
-import { messagesDialect } from "../../lambda/dialects/messages/index.js";
-import { MessagesStreamConverter } from "../../lambda/dialects/messages/stream.js";
-import { responsesDialect } from "../../lambda/dialects/responses/index.js";
-import { ResponsesStreamConverter } from "../../lambda/dialects/responses/stream.js";
-import type { Frame } from "../../lambda/pipeline/dialect.js";
-import { recorded } from "../support/fixtures.js";
-import { chatBody, startProxy } from "../support/proxy.js";
+import { authJson } from "../support/proxy.js";
+import { answerEvents, recordedEvents } from "./answer.mjs";
+import { measureConverters } from "./converters.js";
+import { measureCost } from "./cost.js";
+import { measureLambda } from "./lambda.js";
+import { burst, closeClient, percentile, stream, type Sample, type Side } from "./load.js";
+import { cpuMs, PeakRss, startChild, type Child } from "./procs.js";
+import { judge, printTable } from "./report.js";
 
-const messages = messagesDialect([]);
-const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))] ?? 0;
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const FIXTURE = join(ROOT, "test/fixtures/upstream/recorded.openai-phase.1.jsonl");
+const LONG_DELTAS = 1815;
 
-/** Each dialect's stream converter alone, frames encoded as they would be sent. */
-function converterThroughput(): void {
-  const events = recorded("recorded.openai-reasoning-encrypted-content.1.jsonl", 0);
-  const rounds = 20_000;
-  const dialects: [string, () => { push(e: CodexEvent): Frame[] }, (f: Frame) => string][] = [
-    ["chat (converted)", () => new ChatStreamConverter({ id: "x", created: 0, model: "m", includeUsage: true, toolNames: new ToolNames(), now: () => 0 }), (f) => chatDialect.encode(f as never)],
-    ["responses (passed through)", () => new ResponsesStreamConverter(new ToolNames(), () => 0), (f) => responsesDialect.encode(f as never)],
-    ["messages (converted)", () => new MessagesStreamConverter({ model: "m", inputTokens: 0, toolNames: new ToolNames(), now: () => 0 }), (f) => messages.encode(f as never)],
+const userText = (long: boolean) => (long ? "bench:long — write the whole file" : "bench:short — one line");
+function sides(backendPort: number, proxyPort: number): Side[] {
+  return [
+    {
+      name: "direct",
+      port: backendPort,
+      path: "/responses",
+      headers: {},
+      body: (long) => JSON.stringify({ model: "gpt-5.5", stream: true, store: false, instructions: "", input: [{ role: "user", content: [{ type: "input_text", text: userText(long) }] }] }),
+      firstText: '"delta":"Got"',
+      terminator: "event: response.completed",
+    },
+    {
+      name: "chat",
+      port: proxyPort,
+      path: "/v1/chat/completions",
+      headers: {},
+      body: (long) => JSON.stringify({ model: "gpt-5.5", stream: true, messages: [{ role: "user", content: userText(long) }] }),
+      firstText: '"content":"Got"',
+      terminator: "data: [DONE]",
+    },
+    {
+      name: "responses",
+      port: proxyPort,
+      path: "/v1/responses",
+      headers: {},
+      body: (long) => JSON.stringify({ model: "gpt-5.5", stream: true, input: userText(long) }),
+      firstText: '"delta":"Got"',
+      terminator: "event: response.completed",
+    },
+    {
+      name: "messages",
+      port: proxyPort,
+      path: "/v1/messages",
+      headers: { "anthropic-version": "2023-06-01" },
+      body: (long) => JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 4096, stream: true, messages: [{ role: "user", content: userText(long) }] }),
+      firstText: '"text":"Got"',
+      terminator: "event: message_stop",
+    },
   ];
-  for (const [name, make, encode] of dialects) {
-    const start = performance.now();
-    let bytes = 0;
-    for (let i = 0; i < rounds; i++) {
-      const c = make();
-      for (const e of events) for (const f of c.push(e)) bytes += encode(f).length;
+}
+
+export interface Cell {
+  first_p50_ms: number;
+  first_p99_ms: number;
+  total_p50_ms: number;
+  total_p99_ms: number;
+  answers: number;
+  failed: number;
+  /** CPU per answer of the proxy process (the backend's own, on the direct side) */
+  cpu_ms_per_answer: number;
+  backend_cpu_ms_per_answer: number;
+}
+
+interface Phase {
+  name: string;
+  long: boolean;
+  concurrency: number;
+  /** per side and repetition: sequential batches of `concurrency` streams */
+  batches: number;
+  reps: number;
+}
+
+const PHASES: Phase[] = [
+  { name: "short c1", long: false, concurrency: 1, batches: 40, reps: 4 },
+  { name: "short c16", long: false, concurrency: 16, batches: 6, reps: 3 },
+  { name: "short c64", long: false, concurrency: 64, batches: 2, reps: 3 },
+  { name: "long c1", long: true, concurrency: 1, batches: 1, reps: 3 },
+  { name: "long c16", long: true, concurrency: 16, batches: 1, reps: 3 },
+  { name: "long c64", long: true, concurrency: 64, batches: 1, reps: 2 },
+];
+
+async function runPhase(phase: Phase, all: Side[], proxy: Child, backend: Child, peaks: Record<string, number>): Promise<Record<string, Cell>> {
+  const samples: Record<string, Sample[]> = {};
+  const cpu: Record<string, { proxy: number; backend: number }> = {};
+  for (let rep = 0; rep < phase.reps; rep++) {
+    // A different side goes first in each repetition.
+    const order = all.map((_, i) => all[(i + rep) % all.length]!);
+    for (const side of order) {
+      const peak = phase.long && side.name !== "direct" ? new PeakRss(proxy.pid) : undefined;
+      const p0 = cpuMs(proxy.pid);
+      const b0 = cpuMs(backend.pid);
+      for (let b = 0; b < phase.batches; b++) (samples[side.name] ??= []).push(...(await burst(side, phase.long, phase.concurrency)));
+      const c = (cpu[side.name] ??= { proxy: 0, backend: 0 });
+      c.proxy += cpuMs(proxy.pid) - p0;
+      c.backend += cpuMs(backend.pid) - b0;
+      if (peak) peaks[phase.name] = Math.max(peaks[phase.name] ?? 0, peak.stop());
     }
-    const ms = performance.now() - start;
-    console.log(`converter ${name}: ${Math.round((rounds * events.length) / (ms / 1000)).toLocaleString()} events/s (${rounds} streams of ${events.length} events in ${ms.toFixed(0)} ms, ${(bytes / rounds).toFixed(0)} bytes each)`);
   }
+  const cells: Record<string, Cell> = {};
+  for (const side of all) {
+    const s = samples[side.name] ?? [];
+    const ok = s.filter((x) => x.ok);
+    cells[side.name] = {
+      first_p50_ms: round(percentile(ok.map((x) => x.first), 50)),
+      first_p99_ms: round(percentile(ok.map((x) => x.first), 99)),
+      total_p50_ms: round(percentile(ok.map((x) => x.total), 50)),
+      total_p99_ms: round(percentile(ok.map((x) => x.total), 99)),
+      answers: s.length,
+      failed: s.length - ok.length,
+      cpu_ms_per_answer: round(side.name === "direct" ? 0 : cpu[side.name]!.proxy / s.length),
+      backend_cpu_ms_per_answer: round(cpu[side.name]!.backend / s.length),
+    };
+  }
+  return cells;
 }
 
-async function endToEnd(): Promise<void> {
-  const proxy = await startProxy({ env: { ALLOWED_MODELS: "gpt-5.5" } });
-  const events = recorded("recorded.github-copilot-id-rotation.1.jsonl");
-  proxy.codex.always(() => ({ kind: "sse", events, chunkSize: 512 }));
-  const one = async () => {
-    const t0 = performance.now();
-    const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
-    const reader = res.body!.getReader();
-    await reader.read();
-    const first = performance.now() - t0;
-    while (!(await reader.read()).done);
-    return { first, total: performance.now() - t0 };
-  };
+const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const tmp = mkdtempSync(join(tmpdir(), "codex-proxy-bench-"));
+  const children: Child[] = [];
   try {
-    const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
-    for (let i = 0; i < 20; i++) await one(); // warm-up
-    gc();
-    const heapBefore = process.memoryUsage().heapUsed;
-    const sequential = [];
-    for (let i = 0; i < 300; i++) sequential.push(await one());
-    const t0 = performance.now();
-    const concurrent = await Promise.all(Array.from({ length: 50 }, one));
-    const wall = performance.now() - t0;
-    gc();
-    const heapAfter = process.memoryUsage().heapUsed;
-    const fmt = (xs: number[]) => `p50 ${percentile(xs, 50).toFixed(1)} ms, p95 ${percentile(xs, 95).toFixed(1)} ms`;
-    console.log(`sequential (300): first byte ${fmt(sequential.map((r) => r.first))}; complete ${fmt(sequential.map((r) => r.total))}`);
-    console.log(`concurrent (50): complete ${fmt(concurrent.map((r) => r.total))}; wall ${wall.toFixed(0)} ms`);
-    console.log(`heap after GC: ${(heapBefore / 1e6).toFixed(1)} MB -> ${(heapAfter / 1e6).toFixed(1)} MB after 350 more streams (the fake backend keeps a record of each request)`);
+    console.log("building dist/local.mjs (as npm start does) ...");
+    execSync("npm run -s build:local", { cwd: ROOT, stdio: "inherit" });
+
+    const backend = await startChild(process.execPath, [join(ROOT, "test/bench/backend.mjs"), FIXTURE, String(LONG_DELTAS)], { PATH: process.env.PATH }, (line) => {
+      const m = /^\{"port":(\d+)\}$/.exec(line);
+      return m ? Number(m[1]) : undefined;
+    });
+    children.push(backend.child);
+    const authPath = join(tmp, "auth.json");
+    writeFileSync(authPath, JSON.stringify(authJson()), { mode: 0o600 });
+    const proxy = await startChild(
+      process.execPath,
+      [join(ROOT, "dist/local.mjs"), "--port", "0", "--auth-path", authPath],
+      { PATH: process.env.PATH, CODEX_BASE_URL: `http://127.0.0.1:${backend.value}`, ALLOWED_MODELS: "gpt-5.5", CODEX_REFRESH_URL: "http://127.0.0.1:9/no-refresh-in-bench" },
+      (line) => {
+        const m = /"msg":"listening".*"port":(\d+)/.exec(line);
+        return m ? Number(m[1]) : undefined;
+      },
+    );
+    children.push(proxy.child);
+    const all = sides(backend.value, proxy.value);
+
+    console.log("warming up ...");
+    for (const side of all) for (let i = 0; i < 30; i++) if (!(await stream(side, false)).ok) throw new Error(`${side.name}: a warm-up answer failed`);
+    const idleRss = (await import("./procs.js")).rssMb(proxy.child.pid);
+
+    const peaks: Record<string, number> = {};
+    const phases: Record<string, Record<string, Cell>> = {};
+    for (const phase of PHASES) {
+      process.stdout.write(`${phase.name} ...\n`);
+      phases[phase.name] = await runPhase(phase, all, proxy.child, backend.child, peaks);
+    }
+    process.stdout.write("200 long streams at once ...\n");
+    const peak200 = new PeakRss(proxy.child.pid);
+    const many = await burst(all[1]!, true, 200);
+    peaks["long c200"] = peak200.stop();
+    const manyFailed = many.filter((s) => !s.ok).length;
+
+    process.stdout.write("converters ...\n");
+    const events = answerEvents(recordedEvents(FIXTURE), LONG_DELTAS) as unknown as CodexEvent[];
+    const converters = measureConverters(events);
+
+    process.stdout.write("the Lambda bundle (cdk synth, Node 24, aws-lambda-ric) ...\n");
+    const lambda = await measureLambda(`http://127.0.0.1:${backend.value}`, all[1]!.body(false));
+
+    const results = {
+      date: new Date().toISOString(),
+      machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? "", kernel: release() },
+      node: { bench_and_local_server: process.version, lambda: lambda.node },
+      workload: {
+        fixture: "recorded.openai-phase.1.jsonl",
+        long_answer_deltas: LONG_DELTAS,
+        pace_ms_per_delta: 1,
+        short_answer_events: answerEvents(recordedEvents(FIXTURE)).length,
+      },
+      phases,
+      proxy_rss_mb: { idle: round(idleRss, 1), ...Object.fromEntries(Object.entries(peaks).map(([k, v]) => [k, round(v, 1)])) },
+      long_c200_failed: manyFailed,
+      converters,
+      lambda,
+      cost: measureCost(phases["long c1"]!, lambda),
+      duration_s: Math.round((Date.now() - started) / 1000),
+    };
+    const goals = judge(results);
+    mkdirSync(join(ROOT, "bench"), { recursive: true });
+    writeFileSync(join(ROOT, "bench/results.json"), `${JSON.stringify({ ...results, goals }, null, 2)}\n`);
+    printTable(results, goals);
+    console.log(`\nwrote bench/results.json (${results.duration_s} s)`);
+    if (goals.some((g) => g.holds === false)) process.exitCode = 1;
   } finally {
-    await proxy.stop();
+    closeClient();
+    for (const c of children.reverse()) await c.stop();
+    rmSync(tmp, { recursive: true, force: true });
   }
 }
 
-converterThroughput();
-await endToEnd();
+await main();

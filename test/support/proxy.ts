@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { createApp, type AppDeps } from "../../lambda/app.js";
 import { StaticClientKeys } from "../../lambda/auth/client-keys.js";
 import { FileTokenSource, type FileTokenOptions } from "../../lambda/auth/file-store.js";
-import { createUpstreamFetch } from "../../lambda/codex/http.js";
+import { createUpstream } from "../../lambda/codex/http.js";
 import { readCoreConfig } from "../../lambda/config.js";
 import { createLogger, type Logger } from "../../lambda/log.js";
 import { createNodeHandler } from "../../lambda/node-adapter.js";
@@ -58,16 +58,16 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   const log = createLogger("debug", (line) => options.logLines?.push(line));
   // Nothing may leave loopback: without a fake OAuth endpoint, refreshes go to a closed local port.
   const config = readCoreConfig({ CODEX_BASE_URL: codex.url, CODEX_REFRESH_URL: "http://127.0.0.1:9/no-oauth-in-tests", LOG_LEVEL: "debug", ...options.env });
-  const fetch = createUpstreamFetch(config.upstreamProxyUrl);
+  const upstream = createUpstream(config.upstreamProxyUrl);
   const deps: AppDeps = {
     tokens: FileTokenSource.load(authPath, {
-      refresh: { url: config.refreshUrl, fetch, backoffMs: [20, 40] },
+      refresh: { url: config.refreshUrl, fetch: upstream.fetch, backoffMs: [20, 40] },
       log,
       ...(options.clock ? { now: options.clock } : {}),
       ...options.tokenOptions,
     }),
     clientKeys: new StaticClientKeys(options.keys ?? []),
-    fetch,
+    upstream,
     config,
     log,
   };

@@ -1,0 +1,69 @@
+/** The benchmark's goals (issue 10), judged from one run's figures, and the table it prints. */
+import type { Cell } from "./run.js";
+
+export interface Goal {
+  goal: string;
+  measured: string;
+  holds: boolean;
+}
+
+interface Results {
+  phases: Record<string, Record<string, Cell>>;
+  proxy_rss_mb: Record<string, number>;
+  long_c200_failed: number;
+  converters: Record<string, { events_per_s: number; events_per_s_encoded: number; requests_per_s_200_messages: number }>;
+  lambda: { bundle_kb: number; import_ms: number; bare_ms: number; import_rss_mb: number; bare_rss_mb: number; ric_first_request_ms?: number; ric_warm_request_ms?: number; ric_init_ms?: number };
+  cost: Record<string, unknown>;
+}
+
+const DIALECTS = ["chat", "responses", "messages"];
+const f1 = (n: number) => n.toFixed(1);
+const f2 = (n: number) => n.toFixed(2);
+
+export function judge(r: Results): Goal[] {
+  const goals: Goal[] = [];
+  const perDialect = (goal: string, value: (d: string) => number, show: (v: number) => string, ok: (v: number) => boolean) => {
+    const values = DIALECTS.map((d) => [d, value(d)] as const);
+    goals.push({ goal, measured: values.map(([d, v]) => `${d} ${show(v)}`).join(", "), holds: values.every(([, v]) => ok(v)) });
+  };
+  const p = r.phases;
+  perDialect("added time to first text, p50, short answers one at a time: <= 0.5 ms", (d) => p["short c1"]![d]!.first_p50_ms - p["short c1"]!.direct!.first_p50_ms, (v) => `${f2(v)} ms`, (v) => v <= 0.5);
+  perDialect("added time to first text, p99: <= 5 ms", (d) => p["short c1"]![d]!.first_p99_ms - p["short c1"]!.direct!.first_p99_ms, (v) => `${f2(v)} ms`, (v) => v <= 5);
+  perDialect("total stream time vs direct, 16 at once: <= 1.03x", (d) => p["long c16"]![d]!.total_p50_ms / p["long c16"]!.direct!.total_p50_ms, (v) => `${f2(v)}x`, (v) => v <= 1.03);
+  perDialect("total stream time vs direct, 64 at once: <= 1.05x", (d) => p["long c64"]![d]!.total_p50_ms / p["long c64"]!.direct!.total_p50_ms, (v) => `${f2(v)}x`, (v) => v <= 1.05);
+  perDialect("proxy CPU per long answer vs the backend's, one at a time: <= 1.0x", (d) => p["long c1"]![d]!.cpu_ms_per_answer / p["long c1"]!.direct!.backend_cpu_ms_per_answer, (v) => `${f2(v)}x`, (v) => v <= 1);
+  perDialect("proxy CPU per long answer vs the backend's, 16 at once: <= 1.0x", (d) => p["long c16"]![d]!.cpu_ms_per_answer / p["long c16"]!.direct!.backend_cpu_ms_per_answer, (v) => `${f2(v)}x`, (v) => v <= 1);
+  const rss16 = r.proxy_rss_mb["long c16"] ?? NaN;
+  const rss200 = r.proxy_rss_mb["long c200"] ?? NaN;
+  goals.push({ goal: "server peak RSS, 16 streams: <= 60 MB", measured: `${f1(rss16)} MB`, holds: rss16 <= 60 });
+  goals.push({ goal: "server peak RSS, 200 streams: <= 120 MB", measured: `${f1(rss200)} MB`, holds: rss200 <= 120 });
+  const failed = Object.values(p).reduce((n, cells) => n + Object.values(cells).reduce((m, c) => m + c.failed, 0), 0) + r.long_c200_failed;
+  goals.push({ goal: "every answer complete (no truncated or failed stream)", measured: `${failed} failed`, holds: failed === 0 });
+  goals.push({ goal: "Lambda proxy bundle: <= 450 KB", measured: `${r.lambda.bundle_kb} KB`, holds: r.lambda.bundle_kb <= 450 });
+  const importMs = r.lambda.import_ms - r.lambda.bare_ms;
+  const importMb = r.lambda.import_rss_mb - r.lambda.bare_rss_mb;
+  goals.push({ goal: "importing the bundle on Node 24, over bare node: <= 60 ms and 15 MB", measured: `+${f1(importMs)} ms, +${f1(importMb)} MB`, holds: importMs <= 60 && importMb <= 15 });
+  perDialect("stream converter alone: > 600,000 events/s", (d) => r.converters[d]!.events_per_s, (v) => Math.round(v).toLocaleString("en"), (v) => v > 600_000);
+  return goals;
+}
+
+export function printTable(r: Results, goals: Goal[]): void {
+  const rows: string[][] = [["phase", "side", "first p50", "first p99", "total p50", "total p99", "vs direct", "proxy CPU/answer", "backend CPU/answer", "failed"]];
+  for (const [phase, cells] of Object.entries(r.phases)) {
+    const direct = cells.direct!;
+    for (const [side, c] of Object.entries(cells)) {
+      rows.push([phase, side, `${f2(c.first_p50_ms)} ms`, `${f2(c.first_p99_ms)} ms`, `${f1(c.total_p50_ms)} ms`, `${f1(c.total_p99_ms)} ms`, side === "direct" ? "" : `${f2(c.total_p50_ms / direct.total_p50_ms)}x`, side === "direct" ? "" : `${f1(c.cpu_ms_per_answer)} ms`, `${f1(c.backend_cpu_ms_per_answer)} ms`, String(c.failed)]);
+    }
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  "));
+  console.log(`\nproxy RSS: ${Object.entries(r.proxy_rss_mb).map(([k, v]) => `${k} ${f1(v)} MB`).join(", ")}`);
+  for (const [d, c] of Object.entries(r.converters)) {
+    console.log(`converter ${d}: ${c.events_per_s.toLocaleString("en")} events/s alone, ${c.events_per_s_encoded.toLocaleString("en")} encoded; request converter ${c.requests_per_s_200_messages.toLocaleString("en")} 200-message requests/s`);
+  }
+  const l = r.lambda;
+  console.log(`lambda: bundle ${l.bundle_kb} KB; import ${f1(l.import_ms)} ms / ${f1(l.import_rss_mb)} MB (bare node ${f1(l.bare_ms)} ms / ${f1(l.bare_rss_mb)} MB); RIC init ${f1(l.ric_init_ms ?? NaN)} ms, first request ${f1(l.ric_first_request_ms ?? NaN)} ms, warm ${f1(l.ric_warm_request_ms ?? NaN)} ms`);
+  console.log(`cost per 1,000 30-s answers: ${JSON.stringify(r.cost.usd_per_1000_answers)}`);
+  console.log("\ngoals:");
+  for (const g of goals) console.log(`${g.holds ? "PASS" : "MISS"}  ${g.goal}: ${g.measured}`);
+}

@@ -23,9 +23,10 @@ import type { Dialect, Frame } from "./pipeline/dialect.js";
 import { runTurn, type Notes } from "./pipeline/run.js";
 import { handleModels } from "./routes/models.js";
 import { VERSION } from "./version.js";
+import type { AppRequest } from "./http/request.js";
 
 /** `budgetMs`: the runtime's time limit for this request (Lambda); the answer ends within it. */
-export type App = (request: Request, options?: { budgetMs?: number }) => Promise<Response>;
+export type App = (request: AppRequest, options?: { budgetMs?: number }) => Promise<Response>;
 
 export interface AppDeps {
   tokens: TokenSource;
@@ -60,11 +61,11 @@ export interface AppHandle {
 interface Route {
   methods: string[];
   auth: boolean;
-  run: (request: Request, note: Notes, budgetMs?: number) => Promise<Response>;
+  run: (request: AppRequest, note: Notes, budgetMs?: number) => Promise<Response>;
   /** how this route's clients expect an error; the OpenAI shape when unset */
   errorResponse?: (error: ProxyError) => Response;
   /** where this route's clients put the proxy key, as an Authorization value */
-  credential?: (request: Request) => string | null;
+  credential?: (request: AppRequest) => string | null;
 }
 
 export function createApp(deps: AppDeps): AppHandle {
@@ -117,7 +118,7 @@ export function createApp(deps: AppDeps): AppHandle {
   const responses = turn(responsesDialect);
   const anthropic = messagesDialect(deps.config.anthropicModelMap);
   // Claude Code sends the key as x-api-key (ANTHROPIC_API_KEY) or as a bearer token (ANTHROPIC_AUTH_TOKEN).
-  const anthropicKey = (request: Request) => {
+  const anthropicKey = (request: AppRequest) => {
     const apiKey = request.headers.get("x-api-key");
     return request.headers.get("authorization") ?? (apiKey ? `Bearer ${apiKey}` : null);
   };
@@ -168,15 +169,16 @@ export function createApp(deps: AppDeps): AppHandle {
       log.info(msg, line);
       deps.onRequestEnd?.(line);
     };
+    // Every Response here is the app's own, so its headers are mutable; keeping the object keeps its SSE writer.
     const finish = (response: Response, extra: LogFields = {}): Response => {
-      const headers = new Headers(response.headers);
+      const { headers } = response;
       for (const [k, v] of Object.entries(browsers.corsHeaders(request))) headers.set(k, v);
       for (const [k, v] of Object.entries(clientHeaders)) headers.set(k, v);
       headers.set("x-request-id", requestId);
       Object.assign(fields, { status: response.status }, extra);
       // A streamed answer is logged (and counted) when it ends; everything else now.
       if (!isEventStream(response)) record({});
-      return new Response(response.body, { status: response.status, headers });
+      return response;
     };
     const unexpected = (err: unknown) =>
       log.error("unexpected failure", { ...fields, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
@@ -228,7 +230,7 @@ export function createApp(deps: AppDeps): AppHandle {
   return { handle, models };
 }
 
-function preflight(request: Request, route: Route | undefined): Response {
+function preflight(request: AppRequest, route: Route | undefined): Response {
   return new Response(null, {
     status: 204,
     headers: {

@@ -20,7 +20,7 @@ import { createUpstream } from "./codex/http.js";
 import { readLambdaConfig } from "./config.js";
 import { ProxyError, toProxyError } from "./errors.js";
 import { budgetFrom, respondWithin } from "./http/deadline.js";
-import { buildRequest, type RequestParts } from "./http/request.js";
+import { buildRequest, type AppRequest, type RequestParts } from "./http/request.js";
 import { writableSink } from "./http/sink.js";
 import { takeWriter } from "./http/sse.js";
 import { createLogger } from "./log.js";
@@ -51,7 +51,7 @@ const app: App | ProxyError = (() => {
   }
 })();
 
-export function toRequest(event: LambdaFunctionURLEvent, signal: AbortSignal): Request | ProxyError {
+export function toRequest(event: LambdaFunctionURLEvent, signal: AbortSignal): AppRequest | ProxyError {
   const http = (event as Partial<LambdaFunctionURLEvent> | null)?.requestContext?.http;
   if (typeof http?.method !== "string") {
     return new ProxyError(400, "This function serves HTTP requests through its Function URL; the event it was invoked with is not one.", { code: "invalid_event" });

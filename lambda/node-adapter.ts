@@ -7,14 +7,14 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { App } from "./app.js";
 import { ProxyError } from "./errors.js";
-import { buildRequest } from "./http/request.js";
+import { buildRequest, type AppRequest } from "./http/request.js";
 import { writableSink } from "./http/sink.js";
 import { takeWriter } from "./http/sse.js";
 import type { Logger } from "./log.js";
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "host", "proxy-connection"]);
 
-export function toWebRequest(req: IncomingMessage, signal: AbortSignal): Request | ProxyError {
+export function toWebRequest(req: IncomingMessage, signal: AbortSignal): AppRequest | ProxyError {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined || HOP_BY_HOP.has(name)) continue;
@@ -28,7 +28,7 @@ export function toWebRequest(req: IncomingMessage, signal: AbortSignal): Request
     target: req.url ?? "/",
     headers,
     signal,
-    ...(method !== "GET" && method !== "HEAD" ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array> } : {}),
+    ...(method !== "GET" && method !== "HEAD" ? { body: req } : {}),
   });
 }
 

@@ -10,7 +10,7 @@ import { arch, release, type } from "node:os";
 import { ProxyError } from "../errors.js";
 import type { Credentials } from "../auth/tokens.js";
 import { VERSION } from "../version.js";
-import type { Reply, SendInit, Upstream } from "./http.js";
+import { HeadersTimeout, type Reply, type SendInit, type Upstream } from "./http.js";
 import { isChallenge } from "./errors.js";
 import { UpstreamSlots } from "./slots.js";
 import { describe, idleTimeoutError, MAX_EVENT_BYTES, mib, readEvents } from "./sse.js";
@@ -138,20 +138,15 @@ export class CodexClient {
 
   /** The backend must send its headers within the idle timeout; a silent server is a 504, not a hang. */
   private async send(url: string, init: SendInit): Promise<Reply> {
-    const { signal } = init;
-    const headersDue = new AbortController();
-    const timer = setTimeout(() => headersDue.abort(), this.config.idleTimeoutMs);
     try {
-      return await this.config.upstream.send(url, { ...init, signal: AbortSignal.any([signal, headersDue.signal]) });
+      return await this.config.upstream.send(url, { ...init, headersTimeoutMs: this.config.idleTimeoutMs });
     } catch (err) {
-      if (signal.aborted) throw err;
-      if (headersDue.signal.aborted) throw idleTimeoutError(this.config.idleTimeoutMs, "no response headers");
+      if (init.signal.aborted) throw err;
+      if (err instanceof HeadersTimeout) throw idleTimeoutError(this.config.idleTimeoutMs, "no response headers");
       throw new ProxyError(502, `Cannot reach the Codex backend at ${new URL(url).host} (${describe(err)}). Check the network, or CODEX_BASE_URL.`, {
         code: "upstream_unreachable",
         cause: err,
       });
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -20,6 +20,15 @@ export interface SendInit {
   body?: string;
   /** aborting destroys the request and its body with the signal's reason */
   signal: AbortSignal;
+  /** the response headers must be in within this long, or the call fails with HeadersTimeout */
+  headersTimeoutMs?: number;
+}
+
+export class HeadersTimeout extends Error {
+  constructor(ms: number) {
+    super(`no response headers within ${ms} ms`);
+    this.name = "HeadersTimeout";
+  }
 }
 
 export interface Reply {
@@ -57,12 +66,16 @@ function sendOn(url: URL, init: SendInit, http: HttpAgent, https: HttpsAgent): P
       req.destroy(signal.reason);
       response?.destroy(signal.reason);
     };
+    const { headersTimeoutMs } = init;
+    const headersDue = headersTimeoutMs === undefined ? undefined : setTimeout(() => req.destroy(new HeadersTimeout(headersTimeoutMs)), headersTimeoutMs);
     const req: ClientRequest = (secure ? httpsRequest : httpRequest)(url, options, (res) => {
+      clearTimeout(headersDue);
       response = res;
       res.once("close", () => signal.removeEventListener("abort", onAbort));
       resolve({ status: res.statusCode ?? 502, headers: headersOf(res), body: res });
     });
     req.once("error", (err) => {
+      clearTimeout(headersDue);
       signal.removeEventListener("abort", onAbort);
       reject(signal.aborted ? signal.reason : err);
     });

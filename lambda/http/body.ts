@@ -1,22 +1,17 @@
 import { ProxyError, badRequest } from "../errors.js";
+import type { AppRequest } from "./request.js";
 
 /** Reads a JSON request body, refusing more than `limit` bytes before buffering them. */
-export async function readJsonBody(request: Request, limit: number): Promise<unknown> {
+export async function readJsonBody(request: AppRequest, limit: number): Promise<unknown> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > limit) throw tooLarge(limit);
   const chunks: Uint8Array[] = [];
   let size = 0;
   if (request.body) {
-    const reader = request.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > limit) {
-        await reader.cancel();
-        throw tooLarge(limit);
-      }
-      chunks.push(value);
+    for await (const chunk of request.body as AsyncIterable<Uint8Array>) {
+      size += chunk.byteLength;
+      if (size > limit) throw tooLarge(limit); // leaving the loop stops the body
+      chunks.push(chunk);
     }
   }
   const text = Buffer.concat(chunks).toString("utf8");

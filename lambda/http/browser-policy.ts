@@ -7,6 +7,7 @@
  */
 import { isLoopback } from "../config.js";
 import { ProxyError } from "../errors.js";
+import type { AppRequest } from "./request.js";
 
 const EXPOSE = { "access-control-expose-headers": "retry-after, x-request-id" };
 
@@ -21,7 +22,7 @@ export class BrowserPolicy {
   ) {}
 
   /** A reason to refuse the request before anything else happens, or undefined. */
-  refusal(request: Request, url: URL): ProxyError | undefined {
+  refusal(request: AppRequest, url: URL): ProxyError | undefined {
     if (this.keyed) return undefined;
     if (!isLoopback(url.hostname)) {
       return new ProxyError(
@@ -45,7 +46,7 @@ export class BrowserPolicy {
   }
 
   /** The CORS headers this request's answer carries. */
-  corsHeaders(request: Request): Record<string, string> {
+  corsHeaders(request: AppRequest): Record<string, string> {
     if (this.origins.length === 0) return this.keyed ? { "access-control-allow-origin": "*", ...EXPOSE } : {};
     const origin = request.headers.get("origin");
     return origin !== null && this.origins.includes(origin) ? { "access-control-allow-origin": origin, vary: "origin", ...EXPOSE } : {};

@@ -20,6 +20,7 @@ import { SSE_HEADERS, sseResponse } from "../http/sse.js";
 import type { LogFields } from "../log.js";
 import type { ModelCatalog, ResolvedModel } from "../models/catalog.js";
 import { isErrorFrame, type Dialect, type Frame, type StreamConverter } from "./dialect.js";
+import type { AppRequest } from "../http/request.js";
 
 export interface Notes {
   /** adds fields to the request's log line */
@@ -44,7 +45,7 @@ export interface PipelineContext extends Notes {
   budgetMs?: number;
 }
 
-export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: Request, ctx: PipelineContext): Promise<Response> {
+export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: AppRequest, ctx: PipelineContext): Promise<Response> {
   const started = ctx.now();
   // Our own controller: the client's disconnect aborts it, and so do a cancelled body and the budget.
   const upstreamAbort = new AbortController();

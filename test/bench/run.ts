@@ -6,14 +6,13 @@
  * noise lands on every side alike. Prints a table; writes bench/results.json.
  */
 import { execSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { CodexEvent } from "../../lambda/codex/types.js";
 import { authJson } from "../support/proxy.js";
 import { answerEvents, recordedEvents } from "./answer.mjs";
-import { measureConverters } from "./converters.js";
+import type { ConverterFigures } from "./converters.js";
 import { measureCost } from "./cost.js";
 import { measureLambda } from "./lambda.js";
 import { burst, closeClient, percentile, stream, type Sample, type Side } from "./load.js";
@@ -23,6 +22,13 @@ import { judge, printTable } from "./report.js";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const FIXTURE = join(ROOT, "test/fixtures/upstream/recorded.openai-phase.1.jsonl");
 const LONG_DELTAS = 1815;
+/** The Node flags `npm start` runs the server with, so the bench runs it the same way. */
+const START_FLAGS = (() => {
+  const start = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts.start ?? "";
+  const flags = /exec node (.*?)dist\/local\.mjs/.exec(start)?.[1];
+  if (flags === undefined) throw new Error(`the start script no longer runs 'exec node … dist/local.mjs': ${start}`);
+  return flags.split(/\s+/).filter(Boolean);
+})();
 
 const userText = (long: boolean) => (long ? "bench:long — write the whole file" : "bench:short — one line");
 function sides(backendPort: number, proxyPort: number): Side[] {
@@ -89,11 +95,11 @@ interface Phase {
 
 const PHASES: Phase[] = [
   { name: "short c1", long: false, concurrency: 1, batches: 40, reps: 4 },
-  { name: "short c16", long: false, concurrency: 16, batches: 6, reps: 3 },
-  { name: "short c64", long: false, concurrency: 64, batches: 2, reps: 3 },
-  { name: "long c1", long: true, concurrency: 1, batches: 1, reps: 3 },
-  { name: "long c16", long: true, concurrency: 16, batches: 1, reps: 3 },
-  { name: "long c64", long: true, concurrency: 64, batches: 1, reps: 2 },
+  { name: "short c16", long: false, concurrency: 16, batches: 5, reps: 3 },
+  { name: "short c64", long: false, concurrency: 64, batches: 2, reps: 2 },
+  { name: "long c1", long: true, concurrency: 1, batches: 1, reps: 2 },
+  { name: "long c16", long: true, concurrency: 16, batches: 1, reps: 2 },
+  { name: "long c64", long: true, concurrency: 64, batches: 1, reps: 1 },
 ];
 
 async function runPhase(phase: Phase, all: Side[], proxy: Child, backend: Child, peaks: Record<string, number>): Promise<Record<string, Cell>> {
@@ -131,6 +137,13 @@ async function runPhase(phase: Phase, all: Side[], proxy: Child, backend: Child,
   return cells;
 }
 
+/** The converters as they ship: bundled like the server, run in a process of their own. */
+function measureConvertersBundled(): Record<string, ConverterFigures> {
+  const out = join(ROOT, "dist/bench-converters.mjs");
+  execSync(`npx esbuild test/bench/converters-main.ts --bundle --platform=node --format=esm --target=node20 --packages=external --outfile=${out} --log-level=warning`, { cwd: ROOT, stdio: "inherit" });
+  return JSON.parse(execSync(`"${process.execPath}" ${out} ${FIXTURE} ${LONG_DELTAS}`, { encoding: "utf8" })) as Record<string, ConverterFigures>;
+}
+
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 async function main(): Promise<void> {
@@ -150,7 +163,7 @@ async function main(): Promise<void> {
     writeFileSync(authPath, JSON.stringify(authJson()), { mode: 0o600 });
     const proxy = await startChild(
       process.execPath,
-      [join(ROOT, "dist/local.mjs"), "--port", "0", "--auth-path", authPath],
+      [...START_FLAGS, join(ROOT, "dist/local.mjs"), "--port", "0", "--auth-path", authPath],
       { PATH: process.env.PATH, CODEX_BASE_URL: `http://127.0.0.1:${backend.value}`, ALLOWED_MODELS: "gpt-5.5", CODEX_REFRESH_URL: "http://127.0.0.1:9/no-refresh-in-bench" },
       (line) => {
         const m = /"msg":"listening".*"port":(\d+)/.exec(line);
@@ -177,8 +190,7 @@ async function main(): Promise<void> {
     const manyFailed = many.filter((s) => !s.ok).length;
 
     process.stdout.write("converters ...\n");
-    const events = answerEvents(recordedEvents(FIXTURE), LONG_DELTAS) as unknown as CodexEvent[];
-    const converters = measureConverters(events);
+    const converters = measureConvertersBundled();
 
     process.stdout.write("the Lambda bundle (cdk synth, Node 24, aws-lambda-ric) ...\n");
     const lambda = await measureLambda(`http://127.0.0.1:${backend.value}`, all[1]!.body(false));
@@ -186,7 +198,7 @@ async function main(): Promise<void> {
     const results = {
       date: new Date().toISOString(),
       machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? "", kernel: release() },
-      node: { bench_and_local_server: process.version, lambda: lambda.node },
+      node: { bench_and_local_server: process.version, local_server_flags: START_FLAGS.join(" "), lambda: lambda.node },
       workload: {
         fixture: "recorded.openai-phase.1.jsonl",
         long_answer_deltas: LONG_DELTAS,

@@ -199,7 +199,9 @@ export class ChatStreamConverter {
   }
 
   private chunk(delta: ChatDelta, finishReason: ChatFinishReason | null = null): StreamFrame {
-    return { kind: "chunk", chunk: { ...this.base(), choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }] } };
+    const { id, created, model } = this.options;
+    // One literal shape per chunk (no spread): this runs for every delta.
+    return { kind: "chunk", chunk: { id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }] } };
   }
 }
 

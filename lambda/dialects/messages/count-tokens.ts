@@ -5,8 +5,9 @@
 import { readJsonBody } from "../../http/body.js";
 import { convertMessagesRequest } from "./request.js";
 import { estimateInputTokens } from "./tokens.js";
+import type { AppRequest } from "../../http/request.js";
 
-export async function countTokens(request: Request, maxBodyBytes: number): Promise<Response> {
+export async function countTokens(request: AppRequest, maxBodyBytes: number): Promise<Response> {
   const raw = await readJsonBody(request, maxBodyBytes);
   const { body } = convertMessagesRequest(raw, { model: "", requireMaxTokens: false });
   return Response.json({ input_tokens: estimateInputTokens(body) });

@@ -100,6 +100,7 @@ export class ResponsesStreamConverter implements StreamConverter<ResponsesFrame>
   private restoreNames(event: Json): Json {
     const item = event.item;
     const response = event.response;
+    if (item === undefined && response === undefined) return event; // most events: a delta
     const fixItem = (value: unknown): unknown =>
       isObject(value) && typeof value.name === "string" && this.toolNames.toClient(value.name) !== value.name ? { ...value, name: this.toolNames.toClient(value.name) } : value;
     if (isObject(item)) return { ...event, item: fixItem(item) };

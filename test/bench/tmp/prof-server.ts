@@ -1,0 +1,20 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { authJson } from "../../support/proxy.js";
+import { stream, closeClient, type Side } from "../load.js";
+import { startChild } from "../procs.js";
+const ROOT = "/work/main/";
+const long = process.argv[2] === "long";
+const n = Number(process.argv[3] ?? 300);
+const tmp = mkdtempSync(join(tmpdir(), "prof-"));
+writeFileSync(join(tmp, "auth.json"), JSON.stringify(authJson()));
+const b = await startChild(process.execPath, [ROOT + "test/bench/backend.mjs", ROOT + "test/fixtures/upstream/recorded.openai-phase.1.jsonl", "1815"], { PATH: process.env.PATH }, (l) => /port":(\d+)/.exec(l)?.[1]);
+const p = await startChild(process.execPath, ["--cpu-prof", "--cpu-prof-dir=/tmp/prof", ROOT + "dist/local.mjs", "--port", "0", "--auth-path", join(tmp, "auth.json")], { PATH: process.env.PATH, CODEX_BASE_URL: `http://127.0.0.1:${b.value}`, ALLOWED_MODELS: "gpt-5.5" }, (l) => /"msg":"listening".*"port":(\d+)/.exec(l)?.[1]);
+const side: Side = { name: "chat", port: Number(p.value), path: "/v1/chat/completions", headers: {}, body: (lg) => JSON.stringify({ model: "gpt-5.5", stream: true, messages: [{ role: "user", content: lg ? "bench:long" : "hi" }] }), firstText: '"content":"Got"', terminator: "[DONE]" };
+const c = Number(process.argv[4] ?? 1);
+for (let i = 0; i < n; i++) { const r = await Promise.all(Array.from({ length: c }, () => stream(side, long))); if (!r.every((x) => x.ok)) console.log("fail"); }
+closeClient();
+p.child.proc.kill("SIGINT");
+await new Promise((r) => p.child.proc.once("exit", r));
+await b.child.stop();

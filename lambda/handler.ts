@@ -30,6 +30,10 @@ import { requestMetrics } from "./observe/emf.js";
 const bootLog = createLogger("info");
 let log = bootLog;
 
+/** What a first request would otherwise wait for, fetched during init (bounded; a failure is redone by the request, with its error). */
+let warmUp: Promise<unknown> = Promise.resolve();
+const WARM_UP_MS = 5_000;
+
 /** Built once per cold start; a configuration error is served as a clear 500 instead of a crash loop. */
 const app: App | ProxyError = (() => {
   try {
@@ -43,13 +47,19 @@ const app: App | ProxyError = (() => {
         : FileTokenSource.load(config.tokens.path, { refresh: { url: config.refreshUrl, fetch: upstream.fetch }, log });
     const clientKeys: ClientKeyCheck =
       config.keys.kind === "secret" ? new SecretClientKeys(secrets, config.keys.secretId, log) : new StaticClientKeys(config.keys.keys);
-    return createApp({ tokens, clientKeys, upstream, config, log, onRequestEnd: requestMetrics() }).handle;
+    const { handle, models } = createApp({ tokens, clientKeys, upstream, config, log, onRequestEnd: requestMetrics() });
+    // The login, the client keys and the model catalog (which also opens the upstream connection).
+    warmUp = Promise.allSettled([tokens.get().then(() => models.list()), clientKeys.warm?.()]);
+    return handle;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     bootLog.error("configuration error; every request will fail until it is fixed", { error: message });
     return new ProxyError(500, `The proxy is misconfigured: ${message}`, { code: "configuration_error" });
   }
 })();
+
+// Lambda's init phase runs this module to its end, top-level awaits included, before the first event.
+await Promise.race([warmUp, new Promise((resolve) => setTimeout(resolve, WARM_UP_MS).unref())]);
 
 export function toRequest(event: LambdaFunctionURLEvent, signal: AbortSignal): AppRequest | ProxyError {
   const http = (event as Partial<LambdaFunctionURLEvent> | null)?.requestContext?.http;

@@ -11,6 +11,8 @@ export interface ClientKeyCheck {
   readonly enforced: boolean;
   /** Throws a 401 ProxyError unless the request carries a valid key. */
   verify(authorization: string | null): Promise<void>;
+  /** Loads the keys ahead of the first request, where they come from somewhere slow. */
+  warm?(): Promise<void>;
 }
 
 const digest = (value: string): Buffer => createHash("sha256").update(value, "utf8").digest();

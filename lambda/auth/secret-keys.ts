@@ -37,6 +37,10 @@ export class SecretClientKeys implements ClientKeyCheck {
     if (presented === undefined || !keysMatch(presented, keys)) throw missingOrInvalidKey(presented);
   }
 
+  async warm(): Promise<void> {
+    await this.cache.get();
+  }
+
   private async keys(load: () => Promise<string[]>): Promise<string[]> {
     try {
       return await load();

@@ -10,7 +10,7 @@ export interface Goal {
 interface Results {
   phases: Record<string, Record<string, Cell>>;
   proxy_rss_mb: Record<string, number>;
-  long_c200_failed: number;
+  fresh_server_failed: number;
   converters: Record<string, { events_per_s: number; events_per_s_encoded: number; requests_per_s_200_messages: number }>;
   lambda: { bundle_kb: number; import_ms: number; bare_ms: number; import_rss_mb: number; bare_rss_mb: number; ric_first_request_ms?: number; ric_warm_request_ms?: number; ric_init_ms?: number };
   cost: Record<string, unknown>;
@@ -33,11 +33,11 @@ export function judge(r: Results): Goal[] {
   perDialect("total stream time vs direct, 64 at once: <= 1.05x", (d) => p["long c64"]![d]!.total_p50_ms / p["long c64"]!.direct!.total_p50_ms, (v) => `${f2(v)}x`, (v) => v <= 1.05);
   perDialect("proxy CPU per long answer vs the backend's, one at a time: <= 1.0x", (d) => p["long c1"]![d]!.cpu_ms_per_answer / p["long c1"]!.direct!.backend_cpu_ms_per_answer, (v) => `${f2(v)}x`, (v) => v <= 1);
   perDialect("proxy CPU per long answer vs the backend's, 16 at once: <= 1.0x", (d) => p["long c16"]![d]!.cpu_ms_per_answer / p["long c16"]!.direct!.backend_cpu_ms_per_answer, (v) => `${f2(v)}x`, (v) => v <= 1);
-  const rss16 = r.proxy_rss_mb["long c16"] ?? NaN;
-  const rss200 = r.proxy_rss_mb["long c200"] ?? NaN;
+  const rss16 = r.proxy_rss_mb["fresh server, 16 long streams"] ?? NaN;
+  const rss200 = r.proxy_rss_mb["fresh server, 200 long streams"] ?? NaN;
   goals.push({ goal: "server peak RSS, 16 streams: <= 60 MB", measured: `${f1(rss16)} MB`, holds: rss16 <= 60 });
   goals.push({ goal: "server peak RSS, 200 streams: <= 120 MB", measured: `${f1(rss200)} MB`, holds: rss200 <= 120 });
-  const failed = Object.values(p).reduce((n, cells) => n + Object.values(cells).reduce((m, c) => m + c.failed, 0), 0) + r.long_c200_failed;
+  const failed = Object.values(p).reduce((n, cells) => n + Object.values(cells).reduce((m, c) => m + c.failed, 0), 0) + r.fresh_server_failed;
   goals.push({ goal: "every answer complete (no truncated or failed stream)", measured: `${failed} failed`, holds: failed === 0 });
   goals.push({ goal: "Lambda proxy bundle: <= 450 KB", measured: `${r.lambda.bundle_kb} KB`, holds: r.lambda.bundle_kb <= 450 });
   const importMs = r.lambda.import_ms - r.lambda.bare_ms;

@@ -16,7 +16,7 @@ import type { ConverterFigures } from "./converters.js";
 import { measureCost } from "./cost.js";
 import { measureLambda } from "./lambda.js";
 import { burst, closeClient, percentile, stream, type Sample, type Side } from "./load.js";
-import { cpuMs, PeakRss, startChild, type Child } from "./procs.js";
+import { cpuMs, PeakRss, rssMb, startChild, type Child } from "./procs.js";
 import { judge, printTable } from "./report.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -146,6 +146,19 @@ function measureConvertersBundled(): Record<string, ConverterFigures> {
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
+/** The local server as `npm start` runs it (after its build step), on a port of its own. */
+function startProxy(backendPort: number, authPath: string): Promise<{ child: Child; value: number }> {
+  return startChild(
+    process.execPath,
+    [...START_FLAGS, join(ROOT, "dist/local.mjs"), "--port", "0", "--auth-path", authPath],
+    { PATH: process.env.PATH, CODEX_BASE_URL: `http://127.0.0.1:${backendPort}`, ALLOWED_MODELS: "gpt-5.5", CODEX_REFRESH_URL: "http://127.0.0.1:9/no-refresh-in-bench" },
+    (line) => {
+      const m = /"msg":"listening".*"port":(\d+)/.exec(line);
+      return m ? Number(m[1]) : undefined;
+    },
+  );
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const tmp = mkdtempSync(join(tmpdir(), "codex-proxy-bench-"));
@@ -161,21 +174,13 @@ async function main(): Promise<void> {
     children.push(backend.child);
     const authPath = join(tmp, "auth.json");
     writeFileSync(authPath, JSON.stringify(authJson()), { mode: 0o600 });
-    const proxy = await startChild(
-      process.execPath,
-      [...START_FLAGS, join(ROOT, "dist/local.mjs"), "--port", "0", "--auth-path", authPath],
-      { PATH: process.env.PATH, CODEX_BASE_URL: `http://127.0.0.1:${backend.value}`, ALLOWED_MODELS: "gpt-5.5", CODEX_REFRESH_URL: "http://127.0.0.1:9/no-refresh-in-bench" },
-      (line) => {
-        const m = /"msg":"listening".*"port":(\d+)/.exec(line);
-        return m ? Number(m[1]) : undefined;
-      },
-    );
+    const proxy = await startProxy(backend.value, authPath);
     children.push(proxy.child);
     const all = sides(backend.value, proxy.value);
 
     console.log("warming up ...");
     for (const side of all) for (let i = 0; i < 30; i++) if (!(await stream(side, false)).ok) throw new Error(`${side.name}: a warm-up answer failed`);
-    const idleRss = (await import("./procs.js")).rssMb(proxy.child.pid);
+    const idleRss = rssMb(proxy.child.pid);
 
     const peaks: Record<string, number> = {};
     const phases: Record<string, Record<string, Cell>> = {};
@@ -183,11 +188,20 @@ async function main(): Promise<void> {
       process.stdout.write(`${phase.name} ...\n`);
       phases[phase.name] = await runPhase(phase, all, proxy.child, backend.child, peaks);
     }
-    process.stdout.write("200 long streams at once ...\n");
-    const peak200 = new PeakRss(proxy.child.pid);
-    const many = await burst(all[1]!, true, 200);
-    peaks["long c200"] = peak200.stop();
-    const manyFailed = many.filter((s) => !s.ok).length;
+    // Peak memory in a server of its own: the phases above leave a grown heap behind.
+    process.stdout.write("peak memory of a fresh server: 16, then 200 long streams at once ...\n");
+    await proxy.child.stop();
+    const fresh = await startProxy(backend.value, authPath);
+    children.push(fresh.child);
+    const freshChat = { ...all[1]!, port: fresh.value };
+    await burst(freshChat, false, 1, 30);
+    const freshIdle = rssMb(fresh.child.pid);
+    let manyFailed = 0;
+    for (const concurrency of [16, 200]) {
+      const peak = new PeakRss(fresh.child.pid);
+      manyFailed += (await burst(freshChat, true, concurrency)).filter((s) => !s.ok).length;
+      peaks[`fresh server, ${concurrency} long streams`] = peak.stop();
+    }
 
     process.stdout.write("converters ...\n");
     const converters = measureConvertersBundled();
@@ -206,8 +220,8 @@ async function main(): Promise<void> {
         short_answer_events: answerEvents(recordedEvents(FIXTURE)).length,
       },
       phases,
-      proxy_rss_mb: { idle: round(idleRss, 1), ...Object.fromEntries(Object.entries(peaks).map(([k, v]) => [k, round(v, 1)])) },
-      long_c200_failed: manyFailed,
+      proxy_rss_mb: { idle: round(idleRss, 1), "fresh server, idle": round(freshIdle, 1), ...Object.fromEntries(Object.entries(peaks).map(([k, v]) => [k, round(v, 1)])) },
+      fresh_server_failed: manyFailed,
       converters,
       lambda,
       cost: measureCost(phases["long c1"]!, lambda),

@@ -3,7 +3,7 @@
  * and that a correctly configured start serves requests. Processes are stopped by pid.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -132,3 +132,53 @@ describe("a configured start serves clients", () => {
     expect(p.err()).not.toContain("sk-two");
   });
 });
+
+/** The pids whose parent is `pid`, from /proc. */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+const commandLine = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+
+describe("npm start, as the README gives it", () => {
+  it("builds the server and runs it as one Node process, no loader in between", async () => {
+    const codex = await new FakeCodex().start();
+    const path = join(dir, "auth.json");
+    writeFileSync(path, JSON.stringify(authJson()));
+    const npm = spawn("npm", ["start", "--", "--port", "0", "--auth-path", path], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", HOME: dir, CODEX_BASE_URL: codex.url, ALLOWED_MODELS: "gpt-5.5", CODEX_REFRESH_URL: "http://127.0.0.1:9/no-oauth-in-tests" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    started.push(npm);
+    let stderr = "";
+    npm.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+    npm.stdout?.resume();
+    let server: number | undefined;
+    try {
+      await expect.poll(() => stderr, { timeout: 60_000 }).toContain('"msg":"listening"');
+      const { url } = JSON.parse(stderr.split("\n").find((l) => l.includes('"listening"')) ?? "{}") as { url: string };
+      const serving = childrenOf(npm.pid as number);
+      expect(serving).toHaveLength(1);
+      server = serving[0] as number;
+      // npm's shell execs node, which runs the built file itself: one process serves, and it has no children.
+      expect(commandLine(server).slice(1, 2)).toEqual(["dist/local.mjs"]);
+      expect(childrenOf(server)).toEqual([]);
+      expect((await fetch(`${url}/models`)).status).toBe(200);
+    } finally {
+      if (server !== undefined) process.kill(server, "SIGTERM");
+      await new Promise((resolve) => (npm.exitCode === null ? npm.once("exit", resolve) : resolve(null)));
+      await codex.stop();
+    }
+  }, 90_000);
+});
+

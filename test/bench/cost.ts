@@ -40,7 +40,7 @@ export function measureCost(longC1: Record<string, Cell>, lambda: LambdaFigures)
       answer_seconds: ANSWER_S,
       deltas_per_answer: "as the long answer (1,815, about 60 per second over 30 s)",
       vcpu_share: Math.round(cpuShare * 1000) / 1000,
-      cold_starts: "not counted: init is not billed for managed runtimes",
+      cold_starts: "billed separately below: Lambda bills the init phase (since August 2025)",
     },
     proxy_cpu_ms_per_answer_here: cpuMs,
     proxy_cpu_s_per_answer_at_memory_size: Math.round(cpuAtMemoryS * 100) / 100,
@@ -51,6 +51,8 @@ export function measureCost(longC1: Record<string, Cell>, lambda: LambdaFigures)
       logs: round(logs),
       total: round(compute + requests + logs),
     },
+    /** at the init measured here under the runtime client, on a full core; slower at 256 MB */
+    usd_per_1000_cold_starts: round(1000 * ((lambda.ric_init_ms ?? 0) / 1000) * (MEMORY_MB / 1024) * PRICES.arm64_usd_per_gb_second),
     bundle_kb: lambda.bundle_kb,
   };
 }

@@ -3,11 +3,12 @@
  * runtime the stack deploys) over bare `node`, and a cold start under the real runtime client
  * (aws-lambda-ric) with its secrets in a loopback Secrets Manager.
  */
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { FakeSecretsManager } from "../support/fake-secrets-manager.js";
 import { lambdaRuntimes, ricInstalled, startEmulator, synthBundle } from "../support/lambda.js";
 import { authJson } from "../support/proxy.js";
@@ -26,6 +27,9 @@ export interface LambdaFigures {
   ric_init_ms?: number;
   ric_first_request_ms?: number;
   ric_warm_request_ms?: number;
+  /** the same, as the function's own log line times them (from its handler getting the event to the stream's end) */
+  ric_first_request_in_function_ms?: number;
+  ric_warm_request_in_function_ms?: number;
 }
 
 const KEY = "sk-bench-key-0123456789";
@@ -36,13 +40,15 @@ const t0 = performance.now();
 globalThis.awslambda ??= { streamifyResponse: (f) => f, HttpResponseStream: { from: (s) => s } };
 if (process.argv[1]) await import(process.argv[1]);
 console.log(JSON.stringify({ ms: performance.now() - t0, rss: process.memoryUsage().rss / 1048576 }));
+process.exit(0);
 `;
 
-function probe(nodePath: string, bundle: string | undefined, env: Record<string, string>): { ms: number; rss: number } {
-  const run = spawnSync(nodePath, ["--input-type=module", "-e", PROBE, bundle ?? ""], { env: { PATH: process.env.PATH ?? "", ...env }, encoding: "utf8" });
-  if (run.status !== 0) throw new Error(`import probe failed: ${run.stderr}`);
-  return JSON.parse(run.stdout.trim().split("\n").at(-1)!) as { ms: number; rss: number };
+/** Asynchronous, so the loopback Secrets Manager in this process can answer the bundle's init. */
+async function probe(nodePath: string, bundle: string | undefined, env: Record<string, string>): Promise<{ ms: number; rss: number }> {
+  const { stdout } = await run(nodePath, ["--input-type=module", "-e", PROBE, bundle ?? ""], { env: { PATH: process.env.PATH ?? "", ...env }, encoding: "utf8", timeout: 60_000 });
+  return JSON.parse(stdout.trim().split("\n").at(-1)!) as { ms: number; rss: number };
 }
+const run = promisify(execFile);
 
 export async function measureLambda(backendUrl: string, answerBody: string): Promise<LambdaFigures> {
   const { outdir, bundleDir } = synthBundle();
@@ -58,8 +64,8 @@ export async function measureLambda(backendUrl: string, answerBody: string): Pro
     const imports: { ms: number; rss: number }[] = [];
     const bares: { ms: number; rss: number }[] = [];
     for (let i = 0; i < 7; i++) {
-      bares.push(probe(runtime.nodePath, undefined, env));
-      imports.push(probe(runtime.nodePath, pathToFileURL(bundle).href, env));
+      bares.push(await probe(runtime.nodePath, undefined, env));
+      imports.push(await probe(runtime.nodePath, pathToFileURL(bundle).href, env));
     }
     const figures: LambdaFigures = {
       node: spawnSync(runtime.nodePath, ["--version"], { encoding: "utf8" }).stdout.trim(),
@@ -88,6 +94,12 @@ export async function measureLambda(backendUrl: string, answerBody: string): Pro
         const warm: number[] = [];
         for (let i = 0; i < 5; i++) warm.push(await ask());
         figures.ric_warm_request_ms = percentile(warm, 50);
+        const inFunction = logs.flatMap((line) => {
+          const m = /"msg":"stream ended".*"ms":(\d+)/.exec(line);
+          return m ? [Number(m[1])] : [];
+        });
+        if (inFunction[0] !== undefined) figures.ric_first_request_in_function_ms = inFunction[0];
+        figures.ric_warm_request_in_function_ms = percentile(inFunction.slice(1), 50);
       } finally {
         await lambda.stop();
       }

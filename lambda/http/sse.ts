@@ -1,9 +1,7 @@
 /**
  * A dialect's frames -> SSE text, written to whatever carries the response. Each batch of frames
- * (what one upstream read produced) goes out as one write. A batch that comes within COALESCE_MS
- * of the last write waits for that window to close, and whatever the upstream sent meanwhile joins
- * the next batch: a write to a socket costs far more than the few bytes of a delta, and 2 ms is
- * invisible in a token stream (the first text and the end go out at once). A slow client is waited for (backpressure) instead of filling memory; a comment goes out when the upstream is silent for a while (long
+ * (what one upstream read produced) goes out as one write, at once; a slow client is waited for
+ * (backpressure) instead of filling memory; a comment goes out when the upstream is silent for a while (long
  * reasoning), so intermediaries and clients do not time the connection out. An `error` or `done`
  * frame ends the body; so does a spent time budget, with the dialect's in-band error frame.
  *
@@ -50,8 +48,6 @@ export const SSE_HEADERS = {
 
 const writers = new WeakMap<Response, Writer>();
 
-/** At most one write per this long while a stream is busy; a quiet stream's next batch goes out at once. */
-export const COALESCE_MS = 2;
 
 /** The response's SSE writer, for an adapter to drive; the body stream is then never read. */
 export function takeWriter(response: Response): Writer | undefined {
@@ -96,18 +92,12 @@ function sseWriter<F extends Frame>(head: F[], rest: AsyncIterator<F[]>, options
       if (!sink.closed) sink.write(keepAlive);
       timer.refresh();
     }, options.keepAliveMs);
-    let lastWrite = -Infinity;
-    const wait = (pending: Promise<void>) => (options.expired ? Promise.race([pending, options.expired]) : pending);
-    const send = async (text: string, now: boolean) => {
-      if (text === "") return;
-      const since = performance.now() - lastWrite;
-      if (!now && since < COALESCE_MS) await wait(new Promise<void>((resolve) => setTimeout(resolve, COALESCE_MS - since)));
-      if (sink.closed) return;
-      lastWrite = performance.now();
-      if (!sink.write(text)) await wait(sink.ready());
+    const send = async (text: string) => {
+      if (text === "" || sink.write(text)) return;
+      await (options.expired ? Promise.race([sink.ready(), options.expired]) : sink.ready());
     };
     try {
-      await send(encode(head), true);
+      await send(encode(head));
       while (outcome === undefined && !sink.closed) {
         const pending = rest.next();
         const next = await (options.expired ? Promise.race([pending, options.expired]) : pending);
@@ -124,8 +114,7 @@ function sseWriter<F extends Frame>(head: F[], rest: AsyncIterator<F[]>, options
           break;
         }
         timer.refresh();
-        const text = encode(next.value);
-        await send(text, outcome !== undefined);
+        await send(encode(next.value));
       }
     } finally {
       clearTimeout(timer);

@@ -9,6 +9,7 @@ import { derivedCacheKey } from "../../codex/cache-key.js";
 import { badRequest } from "../../errors.js";
 import type { FunctionTool, InputFile, InputImage, InputItem, InputText, OutputText, ResponsesRequest, TextFormat, ToolChoice } from "../../codex/types.js";
 import { ToolNames } from "../../codex/tool-names.js";
+import { isObject, type Json } from "../json.js";
 
 export const REASONING_EFFORTS = ["none", "minimal", "low", "medium", "high", "xhigh", "max", "ultra"] as const;
 
@@ -25,10 +26,6 @@ export interface ConvertedRequest {
   stream: boolean;
   includeUsage: boolean;
 }
-
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
 export function convertChatRequest(raw: unknown, options: ConvertOptions): ConvertedRequest {
   if (!isObject(raw)) throw badRequest("The request body must be a JSON object.");

@@ -17,9 +17,7 @@ import { ToolNames } from "../../codex/tool-names.js";
 import type { PassthroughRequest } from "../../codex/types.js";
 import { badRequest } from "../../errors.js";
 import { readSignature } from "./signature.js";
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+import { isObject, type Json } from "../json.js";
 
 export interface ConvertedMessagesRequest {
   body: PassthroughRequest;

@@ -15,8 +15,7 @@ import type { CodexEvent, OutputItem } from "../../codex/types.js";
 import { ProxyError } from "../../errors.js";
 import type { StreamConverter } from "../../pipeline/dialect.js";
 import { writeSignature } from "./signature.js";
-
-type Json = Record<string, unknown>;
+import type { Json } from "../json.js";
 
 export type MessagesFrame = { kind: "event"; event: Json } | { kind: "error"; error: ProxyError } | { kind: "done" };
 

@@ -15,9 +15,7 @@ import { derivedCacheKey } from "../../codex/cache-key.js";
 import { ToolNames } from "../../codex/tool-names.js";
 import type { PassthroughRequest } from "../../codex/types.js";
 import { badRequest } from "../../errors.js";
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+import { isObject, type Json } from "../json.js";
 
 export interface ConvertedResponsesRequest {
   body: PassthroughRequest;

@@ -16,8 +16,7 @@ import type { ToolNames } from "../../codex/tool-names.js";
 import type { CodexEvent } from "../../codex/types.js";
 import { ProxyError } from "../../errors.js";
 import type { StreamConverter } from "../../pipeline/dialect.js";
-
-type Json = Record<string, unknown>;
+import { isObject, type Json } from "../json.js";
 
 export type ResponsesFrame =
   | { kind: "event"; event: Json }
@@ -112,8 +111,4 @@ export class ResponsesStreamConverter implements StreamConverter<ResponsesFrame>
     }
     return event;
   }
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -7,9 +7,6 @@
  */
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Context, LambdaFunctionURLEvent } from "aws-lambda";
-import { Readable } from "node:stream";
-import type { ReadableStream as NodeReadableStream } from "node:stream/web";
-import { pipeline } from "node:stream/promises";
 import { createApp, type App } from "./app.js";
 import { StaticClientKeys, type ClientKeyCheck } from "./auth/client-keys.js";
 import { FileTokenSource } from "./auth/file-store.js";
@@ -21,8 +18,7 @@ import { readLambdaConfig } from "./config.js";
 import { ProxyError, toProxyError } from "./errors.js";
 import { budgetFrom, respondWithin } from "./http/deadline.js";
 import { buildRequest, type AppRequest, type RequestParts } from "./http/request.js";
-import { writableSink } from "./http/sink.js";
-import { takeWriter } from "./http/sse.js";
+import { writeBody } from "./http/sink.js";
 import { createLogger } from "./log.js";
 import { requestMetrics } from "./observe/emf.js";
 
@@ -109,17 +105,7 @@ async function write(response: Response, responseStream: awslambda.HttpResponseS
     headers: Object.fromEntries(response.headers),
   });
   out.write(""); // sends the prelude (status and headers) even for an empty body
-  if (!response.body) {
-    out.end();
-    return;
-  }
-  const writer = takeWriter(response);
-  if (writer) {
-    await writer(writableSink(out));
-    out.end();
-    return;
-  }
-  await pipeline(Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>), out);
+  await writeBody(response, out);
 }
 
 export const handler = awslambda.streamifyResponse(async (event: LambdaFunctionURLEvent, responseStream, context: Context) => {

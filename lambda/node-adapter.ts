@@ -1,34 +1,30 @@
 /**
- * node:http <-> fetch-style app. Runtime plumbing only: the request becomes a web Request whose
+ * node:http <-> fetch-style app. Runtime plumbing only: the request becomes an AppRequest whose
  * signal aborts when the client goes away, and the Response body is piped with backpressure.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import type { App } from "./app.js";
 import { ProxyError } from "./errors.js";
 import { buildRequest, type AppRequest } from "./http/request.js";
-import { writableSink } from "./http/sink.js";
-import { takeWriter } from "./http/sse.js";
+import { writeBody } from "./http/sink.js";
 import type { Logger } from "./log.js";
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "host", "proxy-connection"]);
 
-export function toWebRequest(req: IncomingMessage, signal: AbortSignal): AppRequest | ProxyError {
+export function toAppRequest(req: IncomingMessage, signal: AbortSignal): AppRequest | ProxyError {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined || HOP_BY_HOP.has(name)) continue;
     headers.set(name, Array.isArray(value) ? value.join(", ") : value);
   }
-  const method = req.method ?? "GET";
   return buildRequest({
-    method,
+    method: req.method ?? "GET",
     scheme: "http",
     host: req.headers.host ?? "localhost",
     target: req.url ?? "/",
     headers,
     signal,
-    ...(method !== "GET" && method !== "HEAD" ? { body: req } : {}),
+    body: req, // buildRequest drops it for GET and HEAD
   });
 }
 
@@ -52,22 +48,16 @@ export function createNodeHandler(app: App, log: Logger): (req: IncomingMessage,
 }
 
 async function serve(app: App, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
-  const request = toWebRequest(req, signal);
+  const request = toAppRequest(req, signal);
   const response = request instanceof ProxyError ? request.toResponse() : await app(request);
   res.writeHead(response.status, Object.fromEntries(response.headers));
-  if (!response.body || req.method === "HEAD") {
+  if (req.method === "HEAD") {
     res.end();
     return;
   }
-  res.flushHeaders();
-  const writer = takeWriter(response);
-  if (writer) {
-    await writer(writableSink(res));
-    res.end();
-    return;
-  }
+  // No separate flush of the headers: they go out with the first write, which follows at once.
   try {
-    await pipeline(Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>), res);
+    await writeBody(response, res);
   } catch (err) {
     // A client that leaves mid-stream is normal; the app has already aborted the upstream call.
     if (!signal.aborted) throw err;

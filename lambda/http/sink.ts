@@ -1,8 +1,25 @@
-/** A node Writable (a ServerResponse, Lambda's response stream) as the SSE writer's sink. */
-import type { Writable } from "node:stream";
-import type { TextSink } from "./sse.js";
+/** Writing a Response's body to a node Writable (a ServerResponse, Lambda's response stream). */
+import { Readable, type Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as NodeReadableStream } from "node:stream/web";
+import { takeWriter, type TextSink } from "./sse.js";
 
-export function writableSink(out: Writable): TextSink {
+/** The body into `out`, which is ended: an SSE body through its writer, without web streams; any other piped with backpressure. */
+export async function writeBody(response: Response, out: Writable): Promise<void> {
+  const writer = takeWriter(response);
+  if (writer) {
+    await writer(writableSink(out));
+    out.end();
+    return;
+  }
+  if (!response.body) {
+    out.end();
+    return;
+  }
+  await pipeline(Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>), out);
+}
+
+function writableSink(out: Writable): TextSink {
   let closed = false;
   const onClose = () => {
     closed = true;

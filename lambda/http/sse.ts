@@ -48,7 +48,6 @@ export const SSE_HEADERS = {
 
 const writers = new WeakMap<Response, Writer>();
 
-
 /** The response's SSE writer, for an adapter to drive; the body stream is then never read. */
 export function takeWriter(response: Response): Writer | undefined {
   const writer = writers.get(response);
@@ -92,15 +91,16 @@ function sseWriter<F extends Frame>(head: F[], rest: AsyncIterator<F[]>, options
       if (!sink.closed) sink.write(keepAlive);
       timer.refresh();
     }, options.keepAliveMs);
+    const orExpired = <T>(pending: Promise<T>): Promise<T | "expired"> => (options.expired ? Promise.race([pending, options.expired]) : pending);
     const send = async (text: string) => {
       if (text === "" || sink.write(text)) return;
-      await (options.expired ? Promise.race([sink.ready(), options.expired]) : sink.ready());
+      await orExpired(sink.ready());
     };
     try {
       await send(encode(head));
       while (outcome === undefined && !sink.closed) {
         const pending = rest.next();
-        const next = await (options.expired ? Promise.race([pending, options.expired]) : pending);
+        const next = await orExpired(pending);
         if (next === "expired") {
           pending.catch(() => {});
           const frame = options.onExpired?.() as F;

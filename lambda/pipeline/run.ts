@@ -52,6 +52,7 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
   const onClientGone = () => upstreamAbort.abort();
   request.signal.addEventListener("abort", onClientGone, { once: true });
   const budget = ctx.budgetMs === undefined ? undefined : new Budget(ctx.budgetMs, upstreamAbort);
+  const within = <T>(pending: Promise<T>): Promise<T> => (budget ? budget.race(pending) : pending);
   const release = () => {
     request.signal.removeEventListener("abort", onClientGone);
     budget?.cancel();
@@ -64,15 +65,13 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
     const converted = dialect.convert(raw, resolved);
     ctx.annotate({ dialect: dialect.name, model: resolved.model, stream: converted.stream, ...converted.fields });
 
-    const opening = openUpstream(converted.body, ctx, upstreamAbort.signal);
-    const events = await (budget ? budget.race(opening) : opening);
+    const events = await within(openUpstream(converted.body, ctx, upstreamAbort.signal));
     const converter = converted.converter({ requestedModel: String(requested), now: ctx.now });
     const usage: { value?: ResponseUsage } = {};
     const frames = framesOf(events, converter, usage, ctx);
     let head: F[] = [];
     while (head.length === 0) {
-      const pending = frames.next();
-      const next = await (budget ? budget.race(pending) : pending);
+      const next = await within(frames.next());
       if (next.done) throw toProxyError(new Error("stream produced no frames"));
       head = next.value;
     }
@@ -100,8 +99,7 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
             });
           }
         }
-        const pending = frames.next();
-        const next = await (budget ? budget.race(pending) : pending);
+        const next = await within(frames.next());
         if (next.done) throw toProxyError(new Error("stream ended without a terminal frame"));
         batch = next.value;
       }

@@ -14,6 +14,7 @@ import { Topic } from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
 import { fileURLToPath } from "node:url";
 import { METRICS_NAMESPACE } from "../lambda/observe/namespace.js";
+import { builtinShimArgs } from "./builtin-shims.js";
 
 export interface ProxyStackProps extends StackProps {
   /** ALLOWED_MODELS for the function; default: the account's live catalog */
@@ -257,6 +258,7 @@ export class ProxyStack extends Stack {
         mainFields: ["module", "main"],
         // CommonJS dependencies call require(); give the ESM bundle one.
         banner: "import { createRequire as __cjsRequire } from 'node:module'; const require = __cjsRequire(import.meta.url);",
+        esbuildArgs: builtinShimArgs(`${ROOT}node_modules/.cache/codex-openai-proxy/builtins`),
       },
     });
   }

@@ -4,7 +4,8 @@
  * backend faked on loopback.
  */
 import OpenAI from "openai";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LambdaEmulator } from "../bin/lambda-emulator.js";
 import { FakeCodex } from "./support/fake-codex.js";
@@ -280,6 +281,14 @@ describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real run
     expect(final.content.find((b) => b.type === "tool_use")).toMatchObject({ name: "calculator", input: { a: 12, b: 7, op: "add" } });
     const denied = await new Anthropic({ baseURL: lambda.url, apiKey: "sk-wrong-key-000000000000", maxRetries: 0 }).messages.create({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
     expect(denied).toBeInstanceOf(Anthropic.AuthenticationError);
+  });
+
+  it("takes Node's built-ins without their ES-module facades (which would load undici for http's WebSocket getter)", () => {
+    const code = readFileSync(join(bundle.bundleDir, "index.mjs"), "utf8");
+    const viaImport = [...code.matchAll(/\bfrom\s*"((?:node:)?[a-z_/0-9]+)"/g)].map((m) => m[1]).filter((name) => name !== "node:module");
+    expect(viaImport).toEqual([]);
+    for (const name of ["http", "https", "crypto", "fs", "stream", "zlib"]) expect(code).toContain(`process.getBuiltinModule("node:${name}")`);
+    expect(logs.join("\n")).not.toMatch(/DeprecationWarning|ExperimentalWarning/);
   });
 
   it("runs on the Node it was asked to run on", async () => {

@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: what the proxy costs next to the backend that feeds it, in one bounded run
- * (about two minutes). The scripted backend (backend.mjs) and the local server (`dist/local.mjs`,
- * what `npm start` runs) are separate processes; this one is only the client. Every measurement
- * alternates between reading the backend directly and reading it through each dialect, so machine
- * noise lands on every side alike. Prints a table; writes bench/results.json.
+ * (about four minutes). The scripted backend (backend.mjs), a bare node:http pass-through proxy
+ * (passthrough.mjs, the reference) and the local server (`dist/local.mjs`, what `npm start` runs)
+ * are separate processes; this one is only the client. Every measurement alternates between reading
+ * the backend directly, through the pass-through, and through each dialect, so machine noise lands
+ * on every side alike. Prints a table; writes bench/results.json.
  */
 import { execSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -17,7 +18,7 @@ import { measureCost } from "./cost.js";
 import { measureLambda } from "./lambda.js";
 import { burst, closeClient, percentile, stream, type Sample, type Side } from "./load.js";
 import { cpuMs, PeakRss, rssMb, startChild, type Child } from "./procs.js";
-import { judge, printTable } from "./report.js";
+import { judge, PASSTHROUGH, printTable } from "./report.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const FIXTURE = join(ROOT, "test/fixtures/upstream/recorded.openai-phase.1.jsonl");
@@ -31,17 +32,20 @@ const START_FLAGS = (() => {
 })();
 
 const userText = (long: boolean) => (long ? "bench:long — write the whole file" : "bench:short — one line");
-function sides(backendPort: number, proxyPort: number): Side[] {
+function sides(backendPort: number, passthroughPort: number, proxyPort: number): Side[] {
+  const direct: Side = {
+    name: "direct",
+    port: backendPort,
+    path: "/responses",
+    headers: {},
+    body: (long) => JSON.stringify({ model: "gpt-5.5", stream: true, store: false, instructions: "", input: [{ role: "user", content: [{ type: "input_text", text: userText(long) }] }] }),
+    firstText: '"delta":"Got"',
+    terminator: "event: response.completed",
+  };
   return [
-    {
-      name: "direct",
-      port: backendPort,
-      path: "/responses",
-      headers: {},
-      body: (long) => JSON.stringify({ model: "gpt-5.5", stream: true, store: false, instructions: "", input: [{ role: "user", content: [{ type: "input_text", text: userText(long) }] }] }),
-      firstText: '"delta":"Got"',
-      terminator: "event: response.completed",
-    },
+    direct,
+    // The reference, not judged: the same bytes through a bare node:http pass-through.
+    { ...direct, name: PASSTHROUGH, port: passthroughPort },
     {
       name: "chat",
       port: proxyPort,
@@ -102,19 +106,21 @@ const PHASES: Phase[] = [
   { name: "long c64", long: true, concurrency: 64, batches: 1, reps: 1 },
 ];
 
-async function runPhase(phase: Phase, all: Side[], proxy: Child, backend: Child, peaks: Record<string, number>): Promise<Record<string, Cell>> {
+async function runPhase(phase: Phase, all: Side[], proxy: Child, passthrough: Child, backend: Child, peaks: Record<string, number>): Promise<Record<string, Cell>> {
   const samples: Record<string, Sample[]> = {};
   const cpu: Record<string, { proxy: number; backend: number }> = {};
   for (let rep = 0; rep < phase.reps; rep++) {
     // A different side goes first in each repetition.
     const order = all.map((_, i) => all[(i + rep) % all.length]!);
     for (const side of order) {
-      const peak = phase.long && side.name !== "direct" ? new PeakRss(proxy.pid) : undefined;
-      const p0 = cpuMs(proxy.pid);
+      // CPU and memory of the process the side reads through: the proxy, or the bare pass-through.
+      const through = side.name === PASSTHROUGH ? passthrough : proxy;
+      const peak = phase.long && side.name !== "direct" && side.name !== PASSTHROUGH ? new PeakRss(proxy.pid) : undefined;
+      const p0 = cpuMs(through.pid);
       const b0 = cpuMs(backend.pid);
       for (let b = 0; b < phase.batches; b++) (samples[side.name] ??= []).push(...(await burst(side, phase.long, phase.concurrency)));
       const c = (cpu[side.name] ??= { proxy: 0, backend: 0 });
-      c.proxy += cpuMs(proxy.pid) - p0;
+      c.proxy += cpuMs(through.pid) - p0;
       c.backend += cpuMs(backend.pid) - b0;
       if (peak) peaks[phase.name] = Math.max(peaks[phase.name] ?? 0, peak.stop());
     }
@@ -172,11 +178,16 @@ async function main(): Promise<void> {
       return m ? Number(m[1]) : undefined;
     });
     children.push(backend.child);
+    const passthrough = await startChild(process.execPath, [join(ROOT, "test/bench/passthrough.mjs"), String(backend.value)], { PATH: process.env.PATH }, (line) => {
+      const m = /^\{"port":(\d+)\}$/.exec(line);
+      return m ? Number(m[1]) : undefined;
+    });
+    children.push(passthrough.child);
     const authPath = join(tmp, "auth.json");
     writeFileSync(authPath, JSON.stringify(authJson()), { mode: 0o600 });
     const proxy = await startProxy(backend.value, authPath);
     children.push(proxy.child);
-    const all = sides(backend.value, proxy.value);
+    const all = sides(backend.value, passthrough.value, proxy.value);
 
     console.log("warming up ...");
     for (const side of all) for (let i = 0; i < 30; i++) if (!(await stream(side, false)).ok) throw new Error(`${side.name}: a warm-up answer failed`);
@@ -186,14 +197,15 @@ async function main(): Promise<void> {
     const phases: Record<string, Record<string, Cell>> = {};
     for (const phase of PHASES) {
       process.stdout.write(`${phase.name} ...\n`);
-      phases[phase.name] = await runPhase(phase, all, proxy.child, backend.child, peaks);
+      phases[phase.name] = await runPhase(phase, all, proxy.child, passthrough.child, backend.child, peaks);
     }
     // Peak memory in a server of its own: the phases above leave a grown heap behind.
     process.stdout.write("peak memory of a fresh server: 16, then 200 long streams at once ...\n");
     await proxy.child.stop();
     const fresh = await startProxy(backend.value, authPath);
     children.push(fresh.child);
-    const freshChat = { ...all[1]!, port: fresh.value };
+    const chat = all.find((side) => side.name === "chat")!;
+    const freshChat = { ...chat, port: fresh.value };
     await burst(freshChat, false, 1, 30);
     const freshIdle = rssMb(fresh.child.pid);
     let manyFailed = 0;
@@ -207,7 +219,7 @@ async function main(): Promise<void> {
     const converters = measureConvertersBundled();
 
     process.stdout.write("the Lambda bundle (cdk synth, Node 24, aws-lambda-ric) ...\n");
-    const lambda = await measureLambda(`http://127.0.0.1:${backend.value}`, all[1]!.body(false));
+    const lambda = await measureLambda(`http://127.0.0.1:${backend.value}`, chat.body(false));
 
     const results = {
       date: new Date().toISOString(),

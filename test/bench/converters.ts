@@ -70,14 +70,21 @@ function conversation(dialect: string): unknown {
   };
 }
 
-/** Runs `work` for about `ms`, returning operations per second. */
-function rate(ms: number, work: () => number): number {
+/**
+ * Runs `work` for about `ms`, returning operations per second: the best of five equal windows, so
+ * a neighbour taking the shared machine's core for a moment does not count as the converter's speed.
+ */
+function rate(ms: number, work: () => number, windows = 5): number {
   for (let i = 0; i < 3; i++) work(); // warm-up
-  let ops = 0;
-  const start = performance.now();
-  let elapsed = 0;
-  while ((elapsed = performance.now() - start) < ms) ops += work();
-  return ops / (elapsed / 1000);
+  let best = 0;
+  for (let w = 0; w < windows; w++) {
+    let ops = 0;
+    const start = performance.now();
+    let elapsed = 0;
+    while ((elapsed = performance.now() - start) < ms / windows) ops += work();
+    best = Math.max(best, ops / (elapsed / 1000));
+  }
+  return best;
 }
 
 export function measureConverters(events: CodexEvent[], ms = 1500): Record<string, ConverterFigures> {

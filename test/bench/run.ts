@@ -152,6 +152,14 @@ function measureConvertersBundled(): Record<string, ConverterFigures> {
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
+/** One of the bench's plain scripts (backend.mjs, passthrough.mjs), ready once it prints {"port":N}. */
+function startScript(script: string, ...args: string[]): Promise<{ child: Child; value: number }> {
+  return startChild(process.execPath, [join(ROOT, "test/bench", script), ...args], { PATH: process.env.PATH }, (line) => {
+    const m = /^\{"port":(\d+)\}$/.exec(line);
+    return m ? Number(m[1]) : undefined;
+  });
+}
+
 /** The local server as `npm start` runs it (after its build step), on a port of its own. */
 function startProxy(backendPort: number, authPath: string): Promise<{ child: Child; value: number }> {
   return startChild(
@@ -173,15 +181,9 @@ async function main(): Promise<void> {
     console.log("building dist/local.mjs (as npm start does) ...");
     execSync("npm run -s build:local", { cwd: ROOT, stdio: "inherit" });
 
-    const backend = await startChild(process.execPath, [join(ROOT, "test/bench/backend.mjs"), FIXTURE, String(LONG_DELTAS)], { PATH: process.env.PATH }, (line) => {
-      const m = /^\{"port":(\d+)\}$/.exec(line);
-      return m ? Number(m[1]) : undefined;
-    });
+    const backend = await startScript("backend.mjs", FIXTURE, String(LONG_DELTAS));
     children.push(backend.child);
-    const passthrough = await startChild(process.execPath, [join(ROOT, "test/bench/passthrough.mjs"), String(backend.value)], { PATH: process.env.PATH }, (line) => {
-      const m = /^\{"port":(\d+)\}$/.exec(line);
-      return m ? Number(m[1]) : undefined;
-    });
+    const passthrough = await startScript("passthrough.mjs", String(backend.value));
     children.push(passthrough.child);
     const authPath = join(tmp, "auth.json");
     writeFileSync(authPath, JSON.stringify(authJson()), { mode: 0o600 });

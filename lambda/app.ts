@@ -1,7 +1,8 @@
 /**
- * The runtime-agnostic proxy: a fetch-style `(Request) => Promise<Response>`. Both adapters (the
- * Lambda streaming handler and the local node:http server) call this and nothing else; every
- * protocol decision lives below here.
+ * The runtime-agnostic proxy: a request in, its answer out. Both adapters (the Lambda streaming
+ * handler and the local node:http server) call `handle` and nothing else; every protocol decision
+ * lives below here. `handle` takes a fetch Request as it is and answers a plain Reply, which the
+ * adapters write without building fetch classes; `fetch` is the same app as `(Request) => Response`.
  */
 import { randomUUID } from "node:crypto";
 import type { ClientKeyCheck } from "./auth/client-keys.js";
@@ -12,11 +13,13 @@ import { readRateLimits, usageHeaders, type RateLimits } from "./codex/rate-limi
 import type { CoreConfig } from "./config.js";
 import { ProxyError, toProxyError } from "./errors.js";
 import { BrowserPolicy } from "./http/browser-policy.js";
+import type { HeaderMap } from "./http/headers.js";
+import { isStreamed, jsonReply, toResponse, type Reply } from "./http/reply.js";
 import { silentLogger, type LogFields, type Logger } from "./log.js";
 import { ModelCatalog } from "./models/catalog.js";
 import { chatDialect } from "./dialects/chat/index.js";
 import { countTokens } from "./dialects/messages/count-tokens.js";
-import { anthropicErrorResponse } from "./dialects/messages/errors.js";
+import { anthropicErrorReply } from "./dialects/messages/errors.js";
 import { messagesDialect } from "./dialects/messages/index.js";
 import { responsesDialect } from "./dialects/responses/index.js";
 import type { Dialect, Frame } from "./pipeline/dialect.js";
@@ -26,7 +29,7 @@ import { VERSION } from "./version.js";
 import type { AppRequest } from "./http/request.js";
 
 /** `budgetMs`: the runtime's time limit for this request (Lambda); the answer ends within it. */
-export type App = (request: AppRequest, options?: { budgetMs?: number }) => Promise<Response>;
+export type App = (request: AppRequest, options?: { budgetMs?: number }) => Promise<Reply>;
 
 export interface AppDeps {
   tokens: TokenSource;
@@ -55,15 +58,17 @@ export interface AppLimits {
 
 export interface AppHandle {
   handle: App;
+  /** the same app, fetch-style */
+  fetch: (request: Request, options?: { budgetMs?: number }) => Promise<Response>;
   models: ModelCatalog;
 }
 
 interface Route {
   methods: string[];
   auth: boolean;
-  run: (request: AppRequest, note: Notes, budgetMs?: number) => Promise<Response>;
+  run: (request: AppRequest, note: Notes, budgetMs?: number) => Promise<Reply>;
   /** how this route's clients expect an error; the OpenAI shape when unset */
-  errorResponse?: (error: ProxyError) => Response;
+  errorReply?: (error: ProxyError) => Reply;
   /** where this route's clients put the proxy key, as an Authorization value */
   credential?: (request: AppRequest) => string | null;
 }
@@ -100,7 +105,7 @@ export function createApp(deps: AppDeps): AppHandle {
   const turn = <F extends Frame>(dialect: Dialect<F>): Route => ({
     methods: ["POST"],
     auth: true,
-    errorResponse: (error) => dialect.errorResponse(error),
+    errorReply: (error) => dialect.errorReply(error),
     run: (request, notes, budgetMs) =>
       runTurn(dialect, request, {
         tokens: deps.tokens,
@@ -127,7 +132,7 @@ export function createApp(deps: AppDeps): AppHandle {
     methods: ["POST"],
     auth: true,
     credential: anthropicKey,
-    errorResponse: anthropicErrorResponse,
+    errorReply: anthropicErrorReply,
     run: (request) => countTokens(request, limits.maxBodyBytes),
   };
   const list: Route = { methods: ["GET"], auth: true, run: () => handleModels(models, now) };
@@ -144,7 +149,7 @@ export function createApp(deps: AppDeps): AppHandle {
       methods: ["GET", "HEAD"],
       auth: false,
       run: async () =>
-        Response.json({
+        jsonReply(200, {
           status: "ok",
           version: VERSION,
           node: process.versions.node,
@@ -169,16 +174,13 @@ export function createApp(deps: AppDeps): AppHandle {
       log.info(msg, line);
       deps.onRequestEnd?.(line);
     };
-    // Every Response here is the app's own, so its headers are mutable; keeping the object keeps its SSE writer.
-    const finish = (response: Response, extra: LogFields = {}): Response => {
-      const { headers } = response;
-      for (const [k, v] of Object.entries(browsers.corsHeaders(request))) headers.set(k, v);
-      for (const [k, v] of Object.entries(clientHeaders)) headers.set(k, v);
-      headers.set("x-request-id", requestId);
-      Object.assign(fields, { status: response.status }, extra);
+    // Every Reply here is the app's own, fresh for this request, so its headers are completed in place.
+    const finish = (reply: Reply, extra: LogFields = {}): Reply => {
+      Object.assign(reply.headers, browsers.corsHeaders(request), clientHeaders, { "x-request-id": requestId });
+      Object.assign(fields, { status: reply.status }, extra);
       // A streamed answer is logged (and counted) when it ends; everything else now.
-      if (!isEventStream(response)) record({});
-      return response;
+      if (!isStreamed(reply)) record({});
+      return reply;
     };
     const unexpected = (err: unknown) =>
       log.error("unexpected failure", { ...fields, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
@@ -200,7 +202,7 @@ export function createApp(deps: AppDeps): AppHandle {
         });
       }
       if (route.auth) await deps.clientKeys.verify(route.credential ? route.credential(request) : request.headers.get("authorization"));
-      const response = await route.run(
+      const reply = await route.run(
         request,
         {
         annotate: (extra) => Object.assign(fields, extra),
@@ -214,35 +216,36 @@ export function createApp(deps: AppDeps): AppHandle {
         },
         options.budgetMs,
       );
-      return finish(response);
+      return finish(reply);
     } catch (err) {
       if (request.signal.aborted) {
         // The client left while we waited upstream; nobody will read this answer.
-        return finish(new ProxyError(499, "The client closed the request.", { code: "client_closed_request" }).toResponse(), { error_code: "client_closed_request" });
+        return finish(new ProxyError(499, "The client closed the request.", { code: "client_closed_request" }).toReply(), { error_code: "client_closed_request" });
       }
       const error = toProxyError(err);
       if (!(err instanceof ProxyError)) unexpected(err);
       const route = routes[path];
-      return finish(route?.errorResponse ? route.errorResponse(error) : error.toResponse(), { error_code: error.code ?? error.type });
+      return finish(route?.errorReply ? route.errorReply(error) : error.toReply(), { error_code: error.code ?? error.type });
     }
   };
 
-  return { handle, models };
+  return { handle, fetch: async (request, options) => toResponse(await handle(request, options)), models };
 }
 
-function preflight(request: AppRequest, route: Route | undefined): Response {
-  return new Response(null, {
+/** A header list a preflight may echo back: names and commas only, so nothing it carries can break the response's header block. */
+const HEADER_NAMES = /^[\w!#$%&'*+.^`|~-]+(?:\s*,\s*[\w!#$%&'*+.^`|~-]+)*$/;
+
+function preflight(request: AppRequest, route: Route | undefined): Reply {
+  const asked = request.headers.get("access-control-request-headers") ?? "";
+  return {
     status: 204,
     headers: {
       "access-control-allow-methods": [...(route?.methods ?? ["GET", "POST"]), "OPTIONS"].join(", "),
-      "access-control-allow-headers": request.headers.get("access-control-request-headers") ?? "authorization, content-type",
+      "access-control-allow-headers": HEADER_NAMES.test(asked) ? asked : "authorization, content-type",
       "access-control-max-age": "86400",
     },
-  });
-}
-
-function isEventStream(response: Response): boolean {
-  return response.body !== null && (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
+    body: null,
+  };
 }
 
 /** The latest usage windows the backend reported, for /health. */
@@ -251,7 +254,7 @@ class UsageWindows {
 
   constructor(private readonly now: () => number) {}
 
-  observe(headers: Headers): RateLimits | undefined {
+  observe(headers: HeaderMap): RateLimits | undefined {
     const limits = readRateLimits(headers, this.now());
     if (limits) this.latest = limits;
     return limits;

@@ -3,6 +3,7 @@
  * OpenAI error body, so an error thrown anywhere (validation, upstream mapping, auth) becomes the
  * same `{"error":{message,type,param,code}}` shape that openai-node turns into its APIError classes.
  */
+import type { Reply } from "./http/reply.js";
 import { scrub } from "./log.js";
 
 export type OpenAIErrorType =
@@ -54,11 +55,8 @@ export class ProxyError extends Error {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
 
-  toResponse(extraHeaders: Record<string, string> = {}): Response {
-    return new Response(JSON.stringify(this.toJSON()), {
-      status: this.status,
-      headers: { "content-type": "application/json", ...extraHeaders, ...this.headers },
-    });
+  toReply(): Reply {
+    return { status: this.status, headers: { "content-type": "application/json", ...this.headers }, body: JSON.stringify(this.toJSON()) };
   }
 }
 

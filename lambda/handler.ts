@@ -1,6 +1,6 @@
 /**
  * The Lambda adapter: `awslambda.streamifyResponse` around the same app as the local server.
- * Function URL event (payload 2.0) -> Request; Response -> HttpResponseStream with the body piped
+ * Function URL event (payload 2.0) -> AppRequest; Reply -> HttpResponseStream with the body written
  * under backpressure. It always writes once (the prelude only leaves with a write), always ends the
  * stream, never lets an exception escape (a throw becomes trailers no client sees), and bounds every
  * request by the function's remaining time, since a client disconnect is invisible here.
@@ -17,6 +17,8 @@ import { createUpstream } from "./codex/http.js";
 import { readLambdaConfig } from "./config.js";
 import { ProxyError, toProxyError } from "./errors.js";
 import { budgetFrom, respondWithin } from "./http/deadline.js";
+import { headerMap } from "./http/headers.js";
+import type { Reply } from "./http/reply.js";
 import { buildRequest, type AppRequest, type RequestParts } from "./http/request.js";
 import { writeBody } from "./http/sink.js";
 import { createLogger } from "./log.js";
@@ -62,13 +64,10 @@ export function toRequest(event: LambdaFunctionURLEvent, signal: AbortSignal): A
   if (typeof http?.method !== "string") {
     return new ProxyError(400, "This function serves HTTP requests through its Function URL; the event it was invoked with is not one.", { code: "invalid_event" });
   }
-  const headers = new Headers();
-  try {
-    for (const [name, value] of Object.entries(event.headers ?? {})) if (value !== undefined) headers.set(name, value);
-  } catch {
-    return new ProxyError(400, "A request header has a name or value HTTP does not allow.", { code: "invalid_header" });
-  }
-  if (event.cookies?.length) headers.set("cookie", event.cookies.join("; "));
+  const record: Record<string, string> = {};
+  for (const [name, value] of Object.entries(event.headers ?? {})) if (value !== undefined) record[name.toLowerCase()] = value;
+  if (event.cookies?.length) record.cookie = event.cookies.join("; ");
+  const headers = headerMap(record);
   const query = event.rawQueryString ? `?${event.rawQueryString}` : "";
   const parts: RequestParts = {
     method: http.method,
@@ -82,30 +81,27 @@ export function toRequest(event: LambdaFunctionURLEvent, signal: AbortSignal): A
   return buildRequest(parts);
 }
 
-async function respond(event: LambdaFunctionURLEvent, context: Context): Promise<Response> {
-  if (app instanceof ProxyError) return app.toResponse();
+async function respond(event: LambdaFunctionURLEvent, context: Context): Promise<Reply> {
+  if (app instanceof ProxyError) return app.toReply();
   const abort = new AbortController();
   const remaining = context.getRemainingTimeInMillis();
   const budget = budgetFrom(remaining);
   log.debug("invocation", { request_id: context.awsRequestId, remaining_ms: remaining, budget_ms: budget });
   try {
     const request = toRequest(event, abort.signal);
-    if (request instanceof ProxyError) return request.toResponse();
+    if (request instanceof ProxyError) return request.toReply();
     // The pipeline ends a turn within the budget in its dialect's terms; this guards what comes before.
     return await respondWithin(app(request, { budgetMs: budget }), budget + Math.min(500, Math.max(1, remaining - budget) / 2), abort);
   } catch (err) {
     log.error("unexpected failure in the handler", { request_id: context.awsRequestId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-    return toProxyError(err).toResponse();
+    return toProxyError(err).toReply();
   }
 }
 
-async function write(response: Response, responseStream: awslambda.HttpResponseStream): Promise<void> {
-  const out = awslambda.HttpResponseStream.from(responseStream, {
-    statusCode: response.status,
-    headers: Object.fromEntries(response.headers),
-  });
+async function write(reply: Reply, responseStream: awslambda.HttpResponseStream): Promise<void> {
+  const out = awslambda.HttpResponseStream.from(responseStream, { statusCode: reply.status, headers: reply.headers });
   out.write(""); // sends the prelude (status and headers) even for an empty body
-  await writeBody(response, out);
+  await writeBody(reply, out);
 }
 
 export const handler = awslambda.streamifyResponse(async (event: LambdaFunctionURLEvent, responseStream, context: Context) => {

@@ -1,22 +1,18 @@
 /**
- * node:http <-> fetch-style app. Runtime plumbing only: the request becomes an AppRequest whose
- * signal aborts when the client goes away, and the Response body is piped with backpressure.
+ * node:http <-> the app. Runtime plumbing only: the request becomes an AppRequest whose signal
+ * aborts when the client goes away, and the Reply is written to the ServerResponse with backpressure.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { App } from "./app.js";
 import { ProxyError } from "./errors.js";
+import { headerMap } from "./http/headers.js";
 import { buildRequest, type AppRequest } from "./http/request.js";
 import { writeBody } from "./http/sink.js";
 import type { Logger } from "./log.js";
 
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "host", "proxy-connection"]);
-
 export function toAppRequest(req: IncomingMessage, signal: AbortSignal): AppRequest | ProxyError {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name)) continue;
-    headers.set(name, Array.isArray(value) ? value.join(", ") : value);
-  }
+  // node has checked every name and value already; the app reads only the few it knows by name
+  const headers = headerMap(req.headers);
   return buildRequest({
     method: req.method ?? "GET",
     scheme: "http",
@@ -49,15 +45,15 @@ export function createNodeHandler(app: App, log: Logger): (req: IncomingMessage,
 
 async function serve(app: App, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
   const request = toAppRequest(req, signal);
-  const response = request instanceof ProxyError ? request.toResponse() : await app(request);
-  res.writeHead(response.status, Object.fromEntries(response.headers));
+  const reply = request instanceof ProxyError ? request.toReply() : await app(request);
+  res.writeHead(reply.status, reply.headers);
   if (req.method === "HEAD") {
     res.end();
     return;
   }
   // No separate flush of the headers: they go out with the first write, which follows at once.
   try {
-    await writeBody(response, res);
+    await writeBody(reply, res);
   } catch (err) {
     // A client that leaves mid-stream is normal; the app has already aborted the upstream call.
     if (!signal.aborted) throw err;

@@ -7,7 +7,8 @@ import type { CodexEvent } from "../lambda/codex/types.js";
 import { ChatStreamConverter, type StreamFrame } from "../lambda/dialects/chat/stream.js";
 import { ToolNames } from "../lambda/codex/tool-names.js";
 import { chatDialect } from "../lambda/dialects/chat/index.js";
-import { sseResponse } from "../lambda/http/sse.js";
+import { toResponse } from "../lambda/http/reply.js";
+import { sseReply } from "../lambda/http/sse.js";
 import type { ChatChunk } from "../lambda/dialects/chat/types.js";
 import { longTextTurn, recorded, recordedTurns, sseFixtureEvents } from "./support/fixtures.js";
 import { chatBody, readSse, readSseSlowly, startProxy, streamedContent, type RunningProxy } from "./support/proxy.js";
@@ -143,7 +144,7 @@ describe("SSE body backpressure", () => {
       }
       yield [{ kind: "done" }];
     }
-    const body = sseResponse([], upstream(), { encode: chatDialect.encode, keepAliveMs: 60_000, onEnd: () => {}, onCancel: () => {} }, {}).body!;
+    const body = toResponse(sseReply([], upstream(), { encode: chatDialect.encode, keepAliveMs: 60_000, onEnd: () => {}, onCancel: () => {} })).body!;
     const reader = body.getReader();
     await new Promise((r) => setTimeout(r, 50));
     expect(pulled).toBeLessThanOrEqual(2); // nothing read yet: at most the stream's own small buffer
@@ -185,6 +186,24 @@ describe("through the proxy", () => {
       expect(normalise(await streamOf({}))).toBe(whole);
     }
     expect(JSON.parse(whole).at(-1)).toBe("[DONE]");
+  });
+
+  it("is a fetch-style app too: a fetch Request in, the same stream out as a fetch Response", async () => {
+    const events = recorded("recorded.openai-phase.1.jsonl");
+    const body = JSON.stringify(chatBody({ stream: true, stream_options: { include_usage: true } }));
+    proxy.codex.enqueue({ kind: "sse", events });
+    const overHttp = normalise(await streamOf({}));
+    proxy.codex.enqueue({ kind: "sse", events, chunkSize: 7 });
+    const res = await proxy.app.fetch(new Request(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body }));
+    expect(res).toBeInstanceOf(Response);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    expect(res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(normalise(await readSse(res))).toBe(overHttp);
+
+    const refused = await proxy.app.fetch(new Request(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: "{" }));
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: { type: string } }).error.type).toBe("invalid_request_error");
   });
 
   it("sends the first chunk before the upstream has finished", async () => {

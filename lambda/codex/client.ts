@@ -10,7 +10,8 @@ import { arch, release, type } from "node:os";
 import { ProxyError } from "../errors.js";
 import type { Credentials } from "../auth/tokens.js";
 import { VERSION } from "../version.js";
-import { HeadersTimeout, type Reply, type SendInit, type Upstream } from "./http.js";
+import { HeadersTimeout, type UpstreamReply, type SendInit, type Upstream } from "./http.js";
+import type { HeaderMap } from "../http/headers.js";
 import { isChallenge } from "./errors.js";
 import { UpstreamSlots } from "./slots.js";
 import { describe, idleTimeoutError, MAX_EVENT_BYTES, mib, readEvents } from "./sse.js";
@@ -32,8 +33,8 @@ export interface CodexClientConfig {
 }
 
 export type OpenResult =
-  | { ok: true; events: AsyncGenerator<CodexEvent[]>; headers: Headers }
-  | { ok: false; status: number; headers: Headers; bodyText: string };
+  | { ok: true; events: AsyncGenerator<CodexEvent[]>; headers: HeaderMap }
+  | { ok: false; status: number; headers: HeaderMap; bodyText: string };
 
 export interface CatalogModel {
   slug: string;
@@ -93,7 +94,7 @@ export class CodexClient {
     try {
       for (let attempt = 0; ; attempt++) {
         const retry = attempt === 0;
-        let res: Reply;
+        let res: UpstreamReply;
         try {
           res = await this.send(url, init);
         } catch (err) {
@@ -137,7 +138,7 @@ export class CodexClient {
   }
 
   /** The backend must send its headers within the idle timeout; a silent server is a 504, not a hang. */
-  private async send(url: string, init: SendInit): Promise<Reply> {
+  private async send(url: string, init: SendInit): Promise<UpstreamReply> {
     try {
       return await this.config.upstream.send(url, { ...init, headersTimeoutMs: this.config.idleTimeoutMs });
     } catch (err) {
@@ -168,7 +169,7 @@ export class CodexClient {
 }
 
 /** Reads a body as text, refusing to hold more than `limit` bytes of it. */
-export async function readCapped(res: Reply, limit: number): Promise<string> {
+export async function readCapped(res: UpstreamReply, limit: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {

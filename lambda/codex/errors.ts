@@ -5,6 +5,7 @@
  */
 import { ProxyError } from "../errors.js";
 import type { UpstreamErrorInfo } from "./types.js";
+import type { HeaderMap } from "../http/headers.js";
 
 const USAGE_LIMIT = /usage_limit_reached|usage_not_included|rate_limit_exceeded|usage limit/i;
 
@@ -115,11 +116,11 @@ function retryAfterFromText(message: string): number | undefined {
 
 export interface UpstreamHttpError {
   status: number;
-  headers: Headers;
+  headers: HeaderMap;
   bodyText: string;
 }
 
-export function isChallenge(status: number, headers: Headers): boolean {
+export function isChallenge(status: number, headers: HeaderMap): boolean {
   return headers.get("cf-mitigated") === "challenge" || ((status === 403 || status === 503) && /html/i.test(headers.get("content-type") ?? ""));
 }
 
@@ -184,7 +185,7 @@ export function mapUpstreamHttpError(res: UpstreamHttpError, nowMs: number, logi
   });
 }
 
-function redirectHost(headers: Headers): string {
+function redirectHost(headers: HeaderMap): string {
   try {
     const location = headers.get("location");
     return location ? ` to ${new URL(location, "http://relative.invalid").host}` : "";

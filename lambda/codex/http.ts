@@ -11,6 +11,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { Duplex } from "node:stream";
 import { Readable } from "node:stream";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
+import { headerMap, type HeaderMap } from "../http/headers.js";
 
 export type Fetch = typeof globalThis.fetch;
 
@@ -31,15 +32,15 @@ export class HeadersTimeout extends Error {
   }
 }
 
-export interface Reply {
+export interface UpstreamReply {
   status: number;
-  headers: Headers;
+  headers: HeaderMap;
   body: IncomingMessage;
 }
 
 export interface Upstream {
   /** resolves once the response headers are in; the body is the caller's to read or destroy */
-  send(url: string, init: SendInit): Promise<Reply>;
+  send(url: string, init: SendInit): Promise<UpstreamReply>;
   /** the same pool behind a fetch signature, for the rare calls that want one (token refresh) */
   fetch: Fetch;
 }
@@ -54,13 +55,13 @@ export function createUpstream(proxyUrl?: string): Upstream {
   return { send, fetch: fetchOver(send) };
 }
 
-function sendOn(url: URL, init: SendInit, http: HttpAgent, https: HttpsAgent): Promise<Reply> {
+function sendOn(url: URL, init: SendInit, http: HttpAgent, https: HttpsAgent): Promise<UpstreamReply> {
   const { signal } = init;
   if (signal.aborted) return Promise.reject(signal.reason);
   const secure = url.protocol === "https:";
   const headers = init.body === undefined ? init.headers : { ...init.headers, "content-length": String(Buffer.byteLength(init.body)) };
   const options: RequestOptions = { method: init.method, headers, agent: secure ? https : http };
-  return new Promise<Reply>((resolve, reject) => {
+  return new Promise<UpstreamReply>((resolve, reject) => {
     let response: IncomingMessage | undefined;
     const onAbort = () => {
       req.destroy(signal.reason);
@@ -72,7 +73,7 @@ function sendOn(url: URL, init: SendInit, http: HttpAgent, https: HttpsAgent): P
       clearTimeout(headersDue);
       response = res;
       res.once("close", () => signal.removeEventListener("abort", onAbort));
-      resolve({ status: res.statusCode ?? 502, headers: headersOf(res), body: res });
+      resolve({ status: res.statusCode ?? 502, headers: headerMap(res.headers), body: res });
     });
     req.once("error", (err) => {
       clearTimeout(headersDue);
@@ -82,19 +83,6 @@ function sendOn(url: URL, init: SendInit, http: HttpAgent, https: HttpsAgent): P
     signal.addEventListener("abort", onAbort, { once: true });
     req.end(init.body);
   });
-}
-
-function headersOf(res: IncomingMessage): Headers {
-  const headers = new Headers();
-  const raw = res.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    try {
-      headers.append(raw[i] as string, raw[i + 1] as string);
-    } catch {
-      // a header fetch's Headers cannot hold (non-ASCII bytes) carries nothing we read
-    }
-  }
-  return headers;
 }
 
 /**
@@ -149,9 +137,21 @@ function fetchOver(send: Upstream["send"]): Fetch {
     });
     if (NULL_BODY.has(reply.status)) {
       reply.body.resume();
-      return new Response(null, { status: reply.status, headers: reply.headers });
+      return new Response(null, { status: reply.status, headers: fetchHeaders(reply.headers) });
     }
-    return new Response(Readable.toWeb(reply.body) as ReadableStream<Uint8Array>, { status: reply.status, headers: reply.headers });
+    return new Response(Readable.toWeb(reply.body) as ReadableStream<Uint8Array>, { status: reply.status, headers: fetchHeaders(reply.headers) });
   };
   return fetch as Fetch;
+}
+
+function fetchHeaders(map: HeaderMap): Headers {
+  const headers = new Headers();
+  for (const [name, value] of map) {
+    try {
+      headers.append(name, value);
+    } catch {
+      // a header fetch's Headers cannot hold (non-ASCII bytes) carries nothing a token call reads
+    }
+  }
+  return headers;
 }

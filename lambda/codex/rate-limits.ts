@@ -3,6 +3,7 @@
  * (shared/reference/codex-backend.md §5.4): passed on to clients, shown by /health, and emitted as
  * metrics. Only these numeric facts are kept; nothing here is a secret.
  */
+import type { HeaderMap } from "../http/headers.js";
 
 export interface UsageWindow {
   used_percent?: number;
@@ -27,7 +28,7 @@ const FIELDS: [keyof UsageWindow, string][] = [
 ];
 
 /** The `x-codex-*` headers a client may see: the plan's windows and credits, no identifiers. */
-export function usageHeaders(headers: Headers): Record<string, string> {
+export function usageHeaders(headers: HeaderMap): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of headers) {
     if (/^x-codex-(primary|secondary)-|^x-codex-(plan-type|active-limit|credits-)/.test(name) && value.length <= 100) out[name] = value;
@@ -35,7 +36,7 @@ export function usageHeaders(headers: Headers): Record<string, string> {
   return out;
 }
 
-export function readRateLimits(headers: Headers, nowMs: number): RateLimits | undefined {
+export function readRateLimits(headers: HeaderMap, nowMs: number): RateLimits | undefined {
   const primary = usageWindow(headers, "primary");
   const secondary = usageWindow(headers, "secondary");
   if (!primary && !secondary) return undefined;
@@ -47,7 +48,7 @@ export function readRateLimits(headers: Headers, nowMs: number): RateLimits | un
   return limits;
 }
 
-function usageWindow(headers: Headers, which: "primary" | "secondary"): UsageWindow | undefined {
+function usageWindow(headers: HeaderMap, which: "primary" | "secondary"): UsageWindow | undefined {
   const window: UsageWindow = {};
   let any = false;
   for (const [key, suffix] of FIELDS) {

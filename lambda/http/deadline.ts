@@ -6,6 +6,7 @@
  * adapter's backstop for everything before that (reading secrets, checking keys).
  */
 import { ProxyError } from "../errors.js";
+import type { Reply } from "./reply.js";
 
 export function deadlineError(budgetMs: number): ProxyError {
   return new ProxyError(
@@ -29,7 +30,7 @@ export function budgetFrom(remainingMs: number): number {
  * Resolves to `pending`'s response, or to a 504 once `budgetMs` has passed (`abort` is then fired so
  * the work stops too). Only the wait for the response is bounded: its body is the pipeline's business.
  */
-export async function respondWithin(pending: Promise<Response>, budgetMs: number, abort: AbortController): Promise<Response> {
+export async function respondWithin(pending: Promise<Reply>, budgetMs: number, abort: AbortController): Promise<Reply> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<"expired">((resolve) => {
     timer = setTimeout(() => resolve("expired"), budgetMs);
@@ -39,7 +40,7 @@ export async function respondWithin(pending: Promise<Response>, budgetMs: number
     if (first !== "expired") return first;
     abort.abort();
     pending.catch(() => {}); // it will reject with the abort; nobody is waiting for it any more
-    return deadlineError(budgetMs).toResponse();
+    return deadlineError(budgetMs).toReply();
   } finally {
     clearTimeout(timer);
   }

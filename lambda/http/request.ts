@@ -8,12 +8,13 @@
  * body costs more to construct on every call than the rest of the request's own work.
  */
 import { ProxyError } from "../errors.js";
+import type { HeaderMap } from "./headers.js";
 
 /** The part of a fetch Request the app reads. */
 export interface AppRequest {
   readonly method: string;
   readonly url: string;
-  readonly headers: Headers;
+  readonly headers: HeaderMap;
   readonly signal: AbortSignal;
   /** the body's bytes as they arrive (a fetch body is a ReadableStream, which iterates so too) */
   readonly body: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array> | null;
@@ -25,7 +26,7 @@ export interface RequestParts {
   host: string;
   /** path and query, starting with "/" */
   target: string;
-  headers: Headers;
+  headers: HeaderMap;
   body?: AsyncIterable<Uint8Array> | Uint8Array | string;
   signal: AbortSignal;
 }

@@ -1,22 +1,16 @@
-/** Writing a Response's body to a node Writable (a ServerResponse, Lambda's response stream). */
-import { Readable, type Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import type { ReadableStream as NodeReadableStream } from "node:stream/web";
-import { takeWriter, type TextSink } from "./sse.js";
+/** Writing a Reply's body to a node Writable (a ServerResponse, Lambda's response stream). */
+import type { Writable } from "node:stream";
+import { isStreamed, type Reply } from "./reply.js";
+import type { TextSink } from "./sse.js";
 
-/** The body into `out`, which is ended: an SSE body through its writer, without web streams; any other piped with backpressure. */
-export async function writeBody(response: Response, out: Writable): Promise<void> {
-  const writer = takeWriter(response);
-  if (writer) {
-    await writer(writableSink(out));
+/** The body into `out`, which is then ended: text in one write, an event stream through its writer under backpressure. */
+export async function writeBody(reply: Reply, out: Writable): Promise<void> {
+  if (isStreamed(reply)) {
+    await reply.body.write(writableSink(out));
     out.end();
     return;
   }
-  if (!response.body) {
-    out.end();
-    return;
-  }
-  await pipeline(Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>), out);
+  out.end(reply.body ?? undefined);
 }
 
 function writableSink(out: Writable): TextSink {

@@ -5,11 +5,12 @@
  * reasoning), so intermediaries and clients do not time the connection out. An `error` or `done`
  * frame ends the body; so does a spent time budget, with the dialect's in-band error frame.
  *
- * The body is a standard ReadableStream for any fetch-style caller, and both adapters take the
- * writer itself (`takeWriter`) to write to their node stream directly, without web-stream hops.
+ * Both adapters hand the writer their node stream directly, without web-stream hops; `toResponse`
+ * (reply.ts) puts a standard ReadableStream in front of it for a fetch-style caller.
  */
 import type { ProxyError } from "../errors.js";
 import { isErrorFrame, type Frame } from "../pipeline/dialect.js";
+import type { Reply } from "./reply.js";
 
 export type StreamOutcome = "done" | "error" | "cancelled";
 
@@ -46,20 +47,9 @@ export const SSE_HEADERS = {
   "x-accel-buffering": "no",
 };
 
-const writers = new WeakMap<Response, Writer>();
-
-/** The response's SSE writer, for an adapter to drive; the body stream is then never read. */
-export function takeWriter(response: Response): Writer | undefined {
-  const writer = writers.get(response);
-  writers.delete(response);
-  return writer;
-}
-
-export function sseResponse<F extends Frame>(head: F[], rest: AsyncIterator<F[]>, options: SseOptions<F>, init: ResponseInit): Response {
-  const writer = sseWriter(head, rest, options);
-  const response = new Response(bodyStream(writer, options.onCancel), init);
-  writers.set(response, writer);
-  return response;
+/** A 200 event stream of `head`, then the batches of `rest`. */
+export function sseReply<F extends Frame>(head: F[], rest: AsyncIterator<F[]>, options: SseOptions<F>): Reply {
+  return { status: 200, headers: { ...SSE_HEADERS }, body: { write: sseWriter(head, rest, options), cancel: options.onCancel } };
 }
 
 function sseWriter<F extends Frame>(head: F[], rest: AsyncIterator<F[]>, options: SseOptions<F>): Writer {
@@ -124,51 +114,4 @@ function sseWriter<F extends Frame>(head: F[], rest: AsyncIterator<F[]>, options
       await rest.return?.(undefined)?.catch(() => {});
     }
   };
-}
-
-const encoder = new TextEncoder();
-
-/** The writer behind a standard ReadableStream; it starts at the first read, so an adapter taking the writer instead never starts it. */
-function bodyStream(writer: Writer, onCancel: () => void): ReadableStream<Uint8Array> {
-  let wake: (() => void) | undefined;
-  let closed = false;
-  let running: Promise<void> | undefined;
-  const ready = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  return new ReadableStream<Uint8Array>(
-    {
-      pull(controller) {
-        ready();
-        running ??= writer({
-          write(text) {
-            if (closed) return false;
-            controller.enqueue(encoder.encode(text));
-            return (controller.desiredSize ?? 0) > 0;
-          },
-          ready: () => (closed ? Promise.resolve() : new Promise<void>((resolve) => (wake = resolve))),
-          get closed() {
-            return closed;
-          },
-        }).then(
-          () => {
-            if (!closed) controller.close();
-            closed = true;
-          },
-          (err: unknown) => {
-            if (!closed) controller.error(err);
-            closed = true;
-          },
-        );
-      },
-      cancel() {
-        closed = true;
-        ready();
-        onCancel();
-      },
-    },
-    { highWaterMark: 0 },
-  );
 }

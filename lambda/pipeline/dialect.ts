@@ -5,6 +5,7 @@
  */
 import type { CodexEvent, UpstreamRequest } from "../codex/types.js";
 import type { ProxyError } from "../errors.js";
+import type { Reply } from "../http/reply.js";
 import type { LogFields } from "../log.js";
 import type { ResolvedModel } from "../models/catalog.js";
 
@@ -49,7 +50,7 @@ export interface Dialect<F extends Frame> {
   /** One frame as SSE text. */
   encode(frame: F): string;
   /** An error before anything was streamed, as this dialect's clients expect it. */
-  errorResponse(error: ProxyError): Response;
+  errorReply(error: ProxyError): Reply;
   /** What goes out while the upstream is silent; an SSE comment when unset. */
   readonly keepAlive?: string;
   /** The upstream model for a name the catalog does not know, if the dialect maps foreign names. */

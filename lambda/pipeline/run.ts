@@ -16,7 +16,9 @@ import type { CodexEvent, ResponseUsage } from "../codex/types.js";
 import { ProxyError, toProxyError } from "../errors.js";
 import { deadlineError } from "../http/deadline.js";
 import { readJsonBody } from "../http/body.js";
-import { SSE_HEADERS, sseResponse } from "../http/sse.js";
+import { jsonReply, type Reply } from "../http/reply.js";
+import type { HeaderMap } from "../http/headers.js";
+import { sseReply } from "../http/sse.js";
 import type { LogFields } from "../log.js";
 import type { ModelCatalog, ResolvedModel } from "../models/catalog.js";
 import { isErrorFrame, type Dialect, type Frame, type StreamConverter } from "./dialect.js";
@@ -30,7 +32,7 @@ export interface Notes {
   /** something failed that is not a ProxyError: a bug, logged with its stack */
   unexpected(err: unknown): void;
   /** the upstream answered with these usage-window headers */
-  upstreamHeaders(headers: Headers): void;
+  upstreamHeaders(headers: HeaderMap): void;
 }
 
 export interface PipelineContext extends Notes {
@@ -45,7 +47,7 @@ export interface PipelineContext extends Notes {
   budgetMs?: number;
 }
 
-export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: AppRequest, ctx: PipelineContext): Promise<Response> {
+export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: AppRequest, ctx: PipelineContext): Promise<Reply> {
   const started = ctx.now();
   // Our own controller: the client's disconnect aborts it, and so do a cancelled body and the budget.
   const upstreamAbort = new AbortController();
@@ -90,7 +92,7 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
           if (frame.kind === "done") {
             release();
             ctx.annotate(usageFields(usage.value));
-            return new Response(JSON.stringify(collector.result()), { status: 200, headers: { "content-type": "application/json" } });
+            return jsonReply(200, collector.result());
           }
           if (!collector.add(frame)) {
             await frames.return(undefined);
@@ -105,23 +107,18 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
       }
     }
 
-    return sseResponse(
-      head,
-      frames,
-      {
-        encode: (frame) => dialect.encode(frame),
-        keepAliveMs: ctx.keepAliveMs,
-        ...(dialect.keepAlive ? { keepAlive: dialect.keepAlive } : {}),
-        ...(budget ? { expired: budget.expired, onExpired: () => converter.fail(deadlineError(budget.ms)) } : {}),
-        onEnd: (outcome, error) => {
-          if (outcome === "cancelled") upstreamAbort.abort();
-          release();
-          ctx.ended({ outcome, ...(error ? { error_code: error.code ?? error.type, error_status: error.status } : {}), ...usageFields(usage.value) });
-        },
-        onCancel: () => upstreamAbort.abort(),
+    return sseReply(head, frames, {
+      encode: (frame) => dialect.encode(frame),
+      keepAliveMs: ctx.keepAliveMs,
+      ...(dialect.keepAlive ? { keepAlive: dialect.keepAlive } : {}),
+      ...(budget ? { expired: budget.expired, onExpired: () => converter.fail(deadlineError(budget.ms)) } : {}),
+      onEnd: (outcome, error) => {
+        if (outcome === "cancelled") upstreamAbort.abort();
+        release();
+        ctx.ended({ outcome, ...(error ? { error_code: error.code ?? error.type, error_status: error.status } : {}), ...usageFields(usage.value) });
       },
-      { status: 200, headers: SSE_HEADERS },
-    );
+      onCancel: () => upstreamAbort.abort(),
+    });
   } catch (err) {
     release();
     upstreamAbort.abort();

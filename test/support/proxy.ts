@@ -7,7 +7,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createApp, type AppDeps } from "../../lambda/app.js";
+import { createApp, type AppDeps, type AppHandle } from "../../lambda/app.js";
 import { StaticClientKeys } from "../../lambda/auth/client-keys.js";
 import { FileTokenSource, type FileTokenOptions } from "../../lambda/auth/file-store.js";
 import { createUpstream } from "../../lambda/codex/http.js";
@@ -38,6 +38,8 @@ export interface RunningProxy {
   authPath: string;
   dir: string;
   log: Logger;
+  /** the app itself, for calling it without the node:http adapter */
+  app: AppHandle;
   stop(): Promise<void>;
 }
 
@@ -74,8 +76,8 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   if (options.clock) deps.clock = options.clock;
   if (options.limits) deps.limits = options.limits;
   if (options.onRequestEnd) deps.onRequestEnd = options.onRequestEnd;
-  const { handle } = createApp(deps);
-  const server: Server = createServer(createNodeHandler(handle, log));
+  const app = createApp(deps);
+  const server: Server = createServer(createNodeHandler(app.handle, log));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
@@ -86,6 +88,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
     authPath,
     dir,
     log,
+    app,
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

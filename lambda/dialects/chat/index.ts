@@ -41,5 +41,5 @@ export const chatDialect: Dialect<StreamFrame> = {
     return "data: [DONE]\n\n";
   },
 
-  errorResponse: (error: ProxyError) => error.toResponse(),
+  errorReply: (error: ProxyError) => error.toReply(),
 };

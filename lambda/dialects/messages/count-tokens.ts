@@ -3,12 +3,13 @@
  * (tokens.ts). The backend is not called, and the model name plays no part in the estimate.
  */
 import { readJsonBody } from "../../http/body.js";
+import { jsonReply, type Reply } from "../../http/reply.js";
 import { convertMessagesRequest } from "./request.js";
 import { estimateInputTokens } from "./tokens.js";
 import type { AppRequest } from "../../http/request.js";
 
-export async function countTokens(request: AppRequest, maxBodyBytes: number): Promise<Response> {
+export async function countTokens(request: AppRequest, maxBodyBytes: number): Promise<Reply> {
   const raw = await readJsonBody(request, maxBodyBytes);
   const { body } = convertMessagesRequest(raw, { model: "", requireMaxTokens: false });
-  return Response.json({ input_tokens: estimateInputTokens(body) });
+  return jsonReply(200, { input_tokens: estimateInputTokens(body) });
 }

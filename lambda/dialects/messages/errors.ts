@@ -3,6 +3,7 @@
  * API's statuses. An overloaded backend is 529 `overloaded_error`, which the SDKs retry.
  */
 import type { ProxyError } from "../../errors.js";
+import { jsonReply, type Reply } from "../../http/reply.js";
 
 const TYPES: Record<number, string> = {
   400: "invalid_request_error",
@@ -23,9 +24,6 @@ export function anthropicError(error: ProxyError): { type: "error"; error: { typ
   return { type: "error", error: { type, message: error.message } };
 }
 
-export function anthropicErrorResponse(error: ProxyError): Response {
-  return new Response(JSON.stringify(anthropicError(error)), {
-    status: anthropicStatus(error),
-    headers: { "content-type": "application/json", ...error.headers },
-  });
+export function anthropicErrorReply(error: ProxyError): Reply {
+  return jsonReply(anthropicStatus(error), anthropicError(error), error.headers);
 }

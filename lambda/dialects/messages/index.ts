@@ -4,7 +4,7 @@
  * while the backend is silent, and model names mapped by ANTHROPIC_MODEL_MAP.
  */
 import type { Collector, Dialect } from "../../pipeline/dialect.js";
-import { anthropicError, anthropicErrorResponse } from "./errors.js";
+import { anthropicError, anthropicErrorReply } from "./errors.js";
 import { convertMessagesRequest } from "./request.js";
 import { MessagesStreamConverter, type MessagesFrame } from "./stream.js";
 import { estimateInputTokens } from "./tokens.js";
@@ -41,7 +41,7 @@ export function messagesDialect(modelMap: ModelMap): Dialect<MessagesFrame> {
 
     keepAlive: `event: ping\ndata: {"type":"ping"}\n\n`,
 
-    errorResponse: anthropicErrorResponse,
+    errorReply: anthropicErrorReply,
   };
 }
 

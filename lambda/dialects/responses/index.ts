@@ -28,7 +28,7 @@ export const responsesDialect: Dialect<ResponsesFrame> = {
     return `${failed}event: error\ndata: ${JSON.stringify(errorEvent(frame.error, frame.sequence))}\n\n`;
   },
 
-  errorResponse: (error: ProxyError) => error.toResponse(),
+  errorReply: (error: ProxyError) => error.toReply(),
 };
 
 /**

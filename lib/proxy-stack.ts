@@ -258,7 +258,11 @@ export class ProxyStack extends Stack {
         mainFields: ["module", "main"],
         // CommonJS dependencies call require(); give the ESM bundle one.
         banner: "import { createRequire as __cjsRequire } from 'node:module'; const require = __cjsRequire(import.meta.url);",
-        esbuildArgs: builtinShimArgs(`${ROOT}node_modules/.cache/codex-openai-proxy/builtins`),
+        esbuildArgs: {
+          ...builtinShimArgs(`${ROOT}node_modules/.cache/codex-openai-proxy/builtins`),
+          // Lambda's credentials are in the environment: the SDK's default chain stays out (lambda/aws/env-credentials.ts).
+          "--alias:@aws-sdk/credential-provider-node": `${ROOT}lambda/aws/env-credentials.ts`,
+        },
       },
     });
   }

@@ -291,6 +291,13 @@ describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real run
     expect(logs.join("\n")).not.toMatch(/DeprecationWarning|ExperimentalWarning/);
   });
 
+  it("takes its AWS credentials from the environment only, without the SDK's default chain and its nested STS and SSO clients", () => {
+    const code = readFileSync(join(bundle.bundleDir, "index.mjs"), "utf8");
+    // The secrets this suite reads went through the SDK with the environment's credentials; the other sources are not in the bundle.
+    expect(code).toContain("Unable to find environment variable credentials");
+    for (const marker of ["AssumeRoleWithWebIdentity", "GetRoleCredentials", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "credential_process"]) expect(code).not.toContain(marker);
+  });
+
   it("runs on the Node it was asked to run on", async () => {
     const health = (await (await fetch(`${lambda.url}/health`)).json()) as { node: string };
     const expected = (await import("node:child_process")).execFileSync(nodePath, ["-p", "process.versions.node"], { encoding: "utf8" }).trim();

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: what the proxy costs next to the backend that feeds it, in one bounded run
  * (about four minutes). The scripted backend (backend.mjs), a bare node:http pass-through proxy
- * (passthrough.mjs, the reference) and the local server (`dist/local.mjs`, what `npm start` runs)
+ * (passthrough.mjs, the reference) and the local server (`dist/local.cjs`, what `npm start` runs)
  * are separate processes; this one is only the client. Every measurement alternates between reading
  * the backend directly, through the pass-through, and through each dialect, so machine noise lands
  * on every side alike. Prints a table; writes bench/results.json.
@@ -26,8 +26,8 @@ const LONG_DELTAS = 1815;
 /** The Node flags `npm start` runs the server with, so the bench runs it the same way. */
 const START_FLAGS = (() => {
   const start = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts.start ?? "";
-  const flags = /exec node (.*?)dist\/local\.mjs/.exec(start)?.[1];
-  if (flags === undefined) throw new Error(`the start script no longer runs 'exec node … dist/local.mjs': ${start}`);
+  const flags = /exec node (.*?)dist\/local\.cjs/.exec(start)?.[1];
+  if (flags === undefined) throw new Error(`the start script no longer runs 'exec node … dist/local.cjs': ${start}`);
   return flags.split(/\s+/).filter(Boolean);
 })();
 
@@ -164,7 +164,7 @@ function startScript(script: string, ...args: string[]): Promise<{ child: Child;
 function startProxy(backendPort: number, authPath: string): Promise<{ child: Child; value: number }> {
   return startChild(
     process.execPath,
-    [...START_FLAGS, join(ROOT, "dist/local.mjs"), "--port", "0", "--auth-path", authPath],
+    [...START_FLAGS, join(ROOT, "dist/local.cjs"), "--port", "0", "--auth-path", authPath],
     { PATH: process.env.PATH, CODEX_BASE_URL: `http://127.0.0.1:${backendPort}`, ALLOWED_MODELS: "gpt-5.5", CODEX_REFRESH_URL: "http://127.0.0.1:9/no-refresh-in-bench" },
     (line) => {
       const m = /"msg":"listening".*"port":(\d+)/.exec(line);
@@ -178,7 +178,7 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), "codex-proxy-bench-"));
   const children: Child[] = [];
   try {
-    console.log("building dist/local.mjs (as npm start does) ...");
+    console.log("building dist/local.cjs (as npm start does) ...");
     execSync("npm run -s build:local", { cwd: ROOT, stdio: "inherit" });
 
     const backend = await startScript("backend.mjs", FIXTURE, String(LONG_DELTAS));

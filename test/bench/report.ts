@@ -17,6 +17,8 @@ export interface Goal {
 interface Results {
   phases: Record<string, Record<string, Cell>>;
   proxy_rss_mb: Record<string, number>;
+  /** the bare pass-through, fresh, under the same load (a reference, not judged) */
+  passthrough_rss_mb?: Record<string, number>;
   fresh_server_failed: number;
   converters: Record<string, { events_per_s: number; events_per_s_encoded: number; requests_per_s_200_messages: number }>;
   lambda: {
@@ -54,8 +56,12 @@ export function judge(r: Results): Goal[] {
   perDialect("proxy CPU per long answer vs the backend's, 16 at once: <= 1.0x", (d) => p["long c16"]![d]!.cpu_ms_per_answer / p["long c16"]!.direct!.backend_cpu_ms_per_answer, (v) => `${f2(v)}x`, (v) => v <= 1);
   const rss16 = r.proxy_rss_mb["fresh server, 16 long streams"] ?? NaN;
   const rss200 = r.proxy_rss_mb["fresh server, 200 long streams"] ?? NaN;
-  goals.push({ goal: "server peak RSS, 16 streams: <= 60 MB", measured: `${f1(rss16)} MB`, holds: rss16 <= 60 });
-  goals.push({ goal: "server peak RSS, 200 streams: <= 120 MB", measured: `${f1(rss200)} MB`, holds: rss200 <= 120 });
+  const rssFloor = (n: number) => {
+    const mb = r.passthrough_rss_mb?.[`fresh, ${n} long streams`];
+    return mb === undefined ? "" : `; a bare node:http pass-through: ${f1(mb)} MB`;
+  };
+  goals.push({ goal: "server peak RSS, 16 streams: <= 60 MB", measured: `${f1(rss16)} MB${rssFloor(16)}`, holds: rss16 <= 60 });
+  goals.push({ goal: "server peak RSS, 200 streams: <= 120 MB", measured: `${f1(rss200)} MB${rssFloor(200)}`, holds: rss200 <= 120 });
   const failed = Object.values(p).reduce((n, cells) => n + Object.values(cells).reduce((m, c) => m + c.failed, 0), 0) + r.fresh_server_failed;
   goals.push({ goal: "every answer complete (no truncated or failed stream)", measured: `${failed} failed`, holds: failed === 0 });
   goals.push({ goal: "Lambda proxy bundle: <= 450 KB", measured: `${r.lambda.bundle_kb} KB`, holds: r.lambda.bundle_kb <= 450 });
@@ -77,6 +83,7 @@ export function printTable(r: Results, goals: Goal[]): void {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  "));
   console.log(`\nproxy RSS: ${Object.entries(r.proxy_rss_mb).map(([k, v]) => `${k} ${f1(v)} MB`).join(", ")}`);
+  if (r.passthrough_rss_mb) console.log(`bare pass-through RSS: ${Object.entries(r.passthrough_rss_mb).map(([k, v]) => `${k} ${f1(v)} MB`).join(", ")}`);
   for (const [d, c] of Object.entries(r.converters)) {
     console.log(`converter ${d}: ${c.events_per_s.toLocaleString("en")} events/s alone, ${c.events_per_s_encoded.toLocaleString("en")} encoded; request converter ${c.requests_per_s_200_messages.toLocaleString("en")} 200-message requests/s`);
   }

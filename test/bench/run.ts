@@ -216,6 +216,19 @@ async function main(): Promise<void> {
       manyFailed += (await burst(freshChat, true, concurrency)).filter((s) => !s.ok).length;
       peaks[`fresh server, ${concurrency} long streams`] = peak.stop();
     }
+    await fresh.child.stop();
+    // The same, for a fresh bare pass-through: the memory any Node proxy has here, beside the server's.
+    const freshPassthrough = await startScript("passthrough.mjs", String(backend.value));
+    children.push(freshPassthrough.child);
+    const passthroughSide = { ...all.find((side) => side.name === PASSTHROUGH)!, port: freshPassthrough.value };
+    await burst(passthroughSide, false, 1, 30);
+    const passthroughPeaks: Record<string, number> = { "fresh, idle": round(rssMb(freshPassthrough.child.pid), 1) };
+    for (const concurrency of [16, 200]) {
+      const peak = new PeakRss(freshPassthrough.child.pid);
+      manyFailed += (await burst(passthroughSide, true, concurrency)).filter((s) => !s.ok).length;
+      passthroughPeaks[`fresh, ${concurrency} long streams`] = round(peak.stop(), 1);
+    }
+    await freshPassthrough.child.stop();
 
     process.stdout.write("converters ...\n");
     const converters = measureConvertersBundled();
@@ -235,6 +248,7 @@ async function main(): Promise<void> {
       },
       phases,
       proxy_rss_mb: { idle: round(idleRss, 1), "fresh server, idle": round(freshIdle, 1), ...Object.fromEntries(Object.entries(peaks).map(([k, v]) => [k, round(v, 1)])) },
+      passthrough_rss_mb: passthroughPeaks,
       fresh_server_failed: manyFailed,
       converters,
       lambda,

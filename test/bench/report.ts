@@ -19,6 +19,8 @@ interface Results {
   proxy_rss_mb: Record<string, number>;
   /** the bare pass-through, fresh, under the same load (a reference, not judged) */
   passthrough_rss_mb?: Record<string, number>;
+  /** CPU of a fresh server's first long answers, one by one (chat; after the same short warm-up) */
+  fresh_server_long_cpu_ms?: number[];
   fresh_server_failed: number;
   converters: Record<string, { events_per_s: number; events_per_s_encoded: number; requests_per_s_200_messages: number }>;
   lambda: {
@@ -83,6 +85,7 @@ export function printTable(r: Results, goals: Goal[]): void {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  "));
   console.log(`\nproxy RSS: ${Object.entries(r.proxy_rss_mb).map(([k, v]) => `${k} ${f1(v)} MB`).join(", ")}`);
+  if (r.fresh_server_long_cpu_ms) console.log(`a fresh server's first long answers (chat), CPU each: ${r.fresh_server_long_cpu_ms.map((ms) => `${ms} ms`).join(", ")}`);
   if (r.passthrough_rss_mb) console.log(`bare pass-through RSS: ${Object.entries(r.passthrough_rss_mb).map(([k, v]) => `${k} ${f1(v)} MB`).join(", ")}`);
   for (const [d, c] of Object.entries(r.converters)) {
     console.log(`converter ${d}: ${c.events_per_s.toLocaleString("en")} events/s alone, ${c.events_per_s_encoded.toLocaleString("en")} encoded; request converter ${c.requests_per_s_200_messages.toLocaleString("en")} 200-message requests/s`);

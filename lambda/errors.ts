@@ -3,7 +3,7 @@
  * OpenAI error body, so an error thrown anywhere (validation, upstream mapping, auth) becomes the
  * same `{"error":{message,type,param,code}}` shape that openai-node turns into its APIError classes.
  */
-import type { Reply } from "./http/reply.js";
+import { jsonReply, type Reply } from "./http/reply.js";
 import { scrub } from "./log.js";
 
 export type OpenAIErrorType =
@@ -56,7 +56,7 @@ export class ProxyError extends Error {
   }
 
   toReply(): Reply {
-    return { status: this.status, headers: { "content-type": "application/json", ...this.headers }, body: JSON.stringify(this.toJSON()) };
+    return jsonReply(this.status, this.toJSON(), this.headers);
   }
 }
 

@@ -152,6 +152,24 @@ function measureConvertersBundled(): Record<string, ConverterFigures> {
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
+/**
+ * A fresh process's memory, which it then stops: its RSS after 30 short answers, and its peak
+ * under 16, then 200 long streams at once (the phases leave a grown heap behind, so this is apart).
+ */
+async function freshMemory(child: Child, side: Side): Promise<{ idle: number; peaks: [number, number][]; failed: number }> {
+  await burst(side, false, 1, 30);
+  const idle = rssMb(child.pid);
+  const peaks: [number, number][] = [];
+  let failed = 0;
+  for (const concurrency of [16, 200]) {
+    const peak = new PeakRss(child.pid);
+    failed += (await burst(side, true, concurrency)).filter((s) => !s.ok).length;
+    peaks.push([concurrency, peak.stop()]);
+  }
+  await child.stop();
+  return { idle, peaks, failed };
+}
+
 /** One of the bench's plain scripts (backend.mjs, passthrough.mjs), ready once it prints {"port":N}. */
 function startScript(script: string, ...args: string[]): Promise<{ child: Child; value: number }> {
   return startChild(process.execPath, [join(ROOT, "test/bench", script), ...args], { PATH: process.env.PATH }, (line) => {
@@ -211,28 +229,17 @@ async function main(): Promise<void> {
     const fresh = await startProxy(backend.value, authPath);
     children.push(fresh.child);
     const chat = all.find((side) => side.name === "chat")!;
-    const freshChat = { ...chat, port: fresh.value };
-    await burst(freshChat, false, 1, 30);
-    const freshIdle = rssMb(fresh.child.pid);
-    let manyFailed = 0;
-    for (const concurrency of [16, 200]) {
-      const peak = new PeakRss(fresh.child.pid);
-      manyFailed += (await burst(freshChat, true, concurrency)).filter((s) => !s.ok).length;
-      peaks[`fresh server, ${concurrency} long streams`] = peak.stop();
-    }
-    await fresh.child.stop();
+    const server = await freshMemory(fresh.child, { ...chat, port: fresh.value });
+    const freshIdle = server.idle;
+    for (const [concurrency, mb] of server.peaks) peaks[`fresh server, ${concurrency} long streams`] = mb;
+    let manyFailed = server.failed;
     // The same, for a fresh bare pass-through: the memory any Node proxy has here, beside the server's.
     const freshPassthrough = await startScript("passthrough.mjs", String(backend.value));
     children.push(freshPassthrough.child);
-    const passthroughSide = { ...all.find((side) => side.name === PASSTHROUGH)!, port: freshPassthrough.value };
-    await burst(passthroughSide, false, 1, 30);
-    const passthroughPeaks: Record<string, number> = { "fresh, idle": round(rssMb(freshPassthrough.child.pid), 1) };
-    for (const concurrency of [16, 200]) {
-      const peak = new PeakRss(freshPassthrough.child.pid);
-      manyFailed += (await burst(passthroughSide, true, concurrency)).filter((s) => !s.ok).length;
-      passthroughPeaks[`fresh, ${concurrency} long streams`] = round(peak.stop(), 1);
-    }
-    await freshPassthrough.child.stop();
+    const bare = await freshMemory(freshPassthrough.child, { ...all.find((side) => side.name === PASSTHROUGH)!, port: freshPassthrough.value });
+    const passthroughPeaks: Record<string, number> = { "fresh, idle": round(bare.idle, 1) };
+    for (const [concurrency, mb] of bare.peaks) passthroughPeaks[`fresh, ${concurrency} long streams`] = round(mb, 1);
+    manyFailed += bare.failed;
     // What the warm-up hides: a fresh server's first long answers, one at a time, each on its own.
     const cold = await startProxy(backend.value, authPath);
     children.push(cold.child);

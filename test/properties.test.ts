@@ -4,13 +4,16 @@
  *   calls, tool results and images;
  * - any event sequence the backend can send, in the shapes of the recorded fixtures, becomes a
  *   chunk stream the `openai` SDK parses, with exactly one finish_reason on success and, on a failure
- *   or a cut, an error and no [DONE].
+ *   or a cut, an error and no [DONE];
+ * - what a stream remembers of the text it sent (a length and a hash) tells the unsent end of the
+ *   final text exactly as comparing the texts would.
  */
 import fc from "fast-check";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CodexEvent, InputItem } from "../lambda/codex/types.js";
 import { convertChatRequest } from "../lambda/dialects/chat/request.js";
+import { SentText } from "../lambda/dialects/sent-text.js";
 import { sseFixtureEvents } from "./support/fixtures.js";
 import { readSse, startProxy, type RunningProxy } from "./support/proxy.js";
 
@@ -197,4 +200,42 @@ describe("stream converter", () => {
       { numRuns: 100, seed: SEED },
     );
   }, 120_000);
+});
+
+describe("sent text", () => {
+  const piece = fc.string({ unit: "binary", maxLength: 12 });
+  const sent = (pieces: string[]) => {
+    const tracker = new SentText(pieces[0]);
+    for (const p of pieces.slice(1)) tracker.add(p);
+    return tracker;
+  };
+
+  it("the rest of a final text is what follows the sent deltas, whatever they were", () => {
+    fc.assert(
+      fc.property(fc.array(piece, { minLength: 1, maxLength: 30 }), piece, (pieces, tail) => {
+        expect(sent(pieces).rest(pieces.join("") + tail)).toBe(tail);
+      }),
+      { numRuns: 500, seed: SEED },
+    );
+  });
+
+  it("a final text that does not begin with what was sent gives nothing to append", () => {
+    fc.assert(
+      fc.property(fc.array(piece, { minLength: 1, maxLength: 30 }), piece, fc.nat(), fc.integer({ min: 1, max: 0xffff }), (pieces, tail, at, flip) => {
+        const text = pieces.join("");
+        fc.pre(text.length > 0);
+        const i = at % text.length;
+        const changed = text.slice(0, i) + String.fromCharCode(text.charCodeAt(i) ^ flip) + text.slice(i + 1);
+        expect(sent(pieces).rest(changed + tail)).toBe("");
+      }),
+      { numRuns: 500, seed: SEED },
+    );
+  });
+
+  it("a final text no longer than what was sent gives nothing to append", () => {
+    const tracker = sent(["Hel", "lo"]);
+    expect(tracker.rest("Hello")).toBe("");
+    expect(tracker.rest("Hell")).toBe("");
+    expect(tracker.rest("Hello, world")).toBe(", world");
+  });
 });

@@ -17,6 +17,7 @@ import { isHandshakeEvent } from "../../codex/events.js";
 import type { CodexEvent, OutputItem, ResponseUsage } from "../../codex/types.js";
 import type { ChatChunk, ChatDelta, ChatFinishReason, ChatUsage } from "./types.js";
 import type { ToolNames } from "../../codex/tool-names.js";
+import { SentText } from "../sent-text.js";
 
 export type StreamFrame = { kind: "chunk"; chunk: ChatChunk } | { kind: "error"; error: ProxyError } | { kind: "done" };
 
@@ -31,14 +32,14 @@ export interface StreamConverterOptions {
 
 interface CallState {
   index: number;
-  emitted: string;
+  sent: SentText;
 }
 
 export class ChatStreamConverter {
   private started = false;
   private finished = false;
   private readonly calls = new Map<number, CallState>();
-  private readonly texts = new Map<number, string>();
+  private readonly texts = new Map<number, SentText>();
   private lastReasoningKey: string | undefined;
   private lastTextIndex: number | undefined;
 
@@ -103,7 +104,7 @@ export class ChatStreamConverter {
         const call = this.calls.get(index);
         // Without an `added` event there is no id or name to send yet: the `done` event sends it all.
         if (!call || !event.delta) return undefined;
-        call.emitted += event.delta;
+        call.sent.add(event.delta);
         return { tool_calls: [{ index: call.index, function: { arguments: event.delta } }] };
       }
       case "response.function_call_arguments.done":
@@ -127,12 +128,15 @@ export class ChatStreamConverter {
   private text(index: number, text: string): string {
     const separator = this.lastTextIndex !== undefined && this.lastTextIndex !== index ? "\n\n" : "";
     this.lastTextIndex = index;
-    this.texts.set(index, (this.texts.get(index) ?? "") + text);
+    let sent = this.texts.get(index);
+    if (!sent) this.texts.set(index, (sent = new SentText()));
+    sent.add(text);
     return separator + text;
   }
 
   private startCall(outputIndex: number, item: OutputItem): ChatDelta {
-    const call: CallState = { index: this.calls.size, emitted: item.arguments ?? "" };
+    const args = item.arguments ?? "";
+    const call: CallState = { index: this.calls.size, sent: new SentText(args) };
     this.calls.set(outputIndex, call);
     return {
       tool_calls: [
@@ -140,7 +144,7 @@ export class ChatStreamConverter {
           index: call.index,
           id: item.call_id ?? item.id ?? `call_${outputIndex}`,
           type: "function",
-          function: { name: this.options.toolNames.toClient(item.name ?? ""), arguments: call.emitted },
+          function: { name: this.options.toolNames.toClient(item.name ?? ""), arguments: args },
         },
       ],
     };
@@ -151,9 +155,9 @@ export class ChatStreamConverter {
     const call = this.calls.get(outputIndex);
     if (!call || finalArguments === undefined) return undefined;
     // When the deltas disagree with the total, nothing is re-sent: a client appends, it cannot replace.
-    const rest = remainder(call.emitted, finalArguments);
+    const rest = call.sent.rest(finalArguments);
     if (!rest) return undefined;
-    call.emitted = finalArguments;
+    call.sent.add(rest);
     return { tool_calls: [{ index: call.index, function: { arguments: rest } }] };
   }
 
@@ -167,7 +171,7 @@ export class ChatStreamConverter {
     }
     if (item.type === "message") {
       const full = (item.content ?? []).map((part) => (part.type === "output_text" ? (part.text ?? "") : "")).join("");
-      const rest = remainder(this.texts.get(outputIndex) ?? "", full);
+      const rest = (this.texts.get(outputIndex) ?? new SentText()).rest(full);
       return rest ? { content: this.text(outputIndex, rest) } : undefined;
     }
     return undefined;
@@ -203,10 +207,6 @@ export class ChatStreamConverter {
     // One literal shape per chunk (no spread): this runs for every delta.
     return { kind: "chunk", chunk: { id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }] } };
   }
-}
-
-function remainder(emitted: string, full: string): string {
-  return full.startsWith(emitted) ? full.slice(emitted.length) : "";
 }
 
 export function convertUsage(usage: ResponseUsage | null | undefined): ChatUsage {

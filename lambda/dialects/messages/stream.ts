@@ -16,6 +16,7 @@ import { ProxyError } from "../../errors.js";
 import type { StreamConverter } from "../../pipeline/dialect.js";
 import { writeSignature } from "./signature.js";
 import type { Json } from "../json.js";
+import { SentText } from "../sent-text.js";
 
 export type MessagesFrame = { kind: "event"; event: Json } | { kind: "error"; error: ProxyError } | { kind: "done" };
 
@@ -24,7 +25,7 @@ interface OpenBlock {
   outputIndex: number;
   type: "text" | "tool_use" | "thinking";
   /** tool_use: the argument text sent so far */
-  sent: string;
+  sent: SentText;
 }
 
 export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
@@ -80,7 +81,7 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
         break;
       case "response.function_call_arguments.delta":
         if (this.open?.type === "tool_use" && this.open.outputIndex === index && event.delta) {
-          this.open.sent += event.delta;
+          this.open.sent.add(event.delta);
           frames.push(this.delta({ type: "input_json_delta", partial_json: event.delta }));
         }
         break;
@@ -110,10 +111,10 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
   private startToolUse(index: number, item: OutputItem): MessagesFrame[] {
     const frames = this.closeOpen();
     this.toolCalls++;
-    this.open = { index: this.blocks++, outputIndex: index, type: "tool_use", sent: "" };
+    this.open = { index: this.blocks++, outputIndex: index, type: "tool_use", sent: new SentText() };
     frames.push(this.frame({ type: "content_block_start", index: this.open.index, content_block: { type: "tool_use", id: item.call_id ?? item.id ?? `toolu_${index}`, name: this.options.toolNames.toClient(item.name ?? ""), input: {} } }));
     if (item.arguments) {
-      this.open.sent = item.arguments;
+      this.open.sent.add(item.arguments);
       frames.push(this.delta({ type: "input_json_delta", partial_json: item.arguments }));
     }
     return frames;
@@ -124,9 +125,8 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
     if (item.type === "function_call") {
       // Without an `added` event the whole call arrives here.
       const frames = this.open?.type === "tool_use" && this.open.outputIndex === index ? [] : this.startToolUse(index, { ...item, arguments: "" });
-      const full = item.arguments ?? "";
-      const open = this.open as OpenBlock;
-      if (full.startsWith(open.sent) && full.length > open.sent.length) frames.push(this.delta({ type: "input_json_delta", partial_json: full.slice(open.sent.length) }));
+      const rest = (this.open as OpenBlock).sent.rest(item.arguments ?? "");
+      if (rest) frames.push(this.delta({ type: "input_json_delta", partial_json: rest }));
       return [...frames, ...this.closeOpen()];
     }
     if (item.type === "reasoning") {
@@ -147,7 +147,7 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
   private ensureOpen(type: "text" | "thinking", outputIndex: number, block: Json): MessagesFrame[] {
     if (this.open?.type === type && this.open.outputIndex === outputIndex) return [];
     const frames = this.closeOpen();
-    this.open = { index: this.blocks++, outputIndex, type, sent: "" };
+    this.open = { index: this.blocks++, outputIndex, type, sent: new SentText() };
     frames.push(this.frame({ type: "content_block_start", index: this.open.index, content_block: block }));
     return frames;
   }

@@ -5,6 +5,7 @@
  * - any event sequence the backend can send, in the shapes of the recorded fixtures, becomes a
  *   chunk stream the `openai` SDK parses, with exactly one finish_reason on success and, on a failure
  *   or a cut, an error and no [DONE];
+ * - a text delta's chunk written from its stream's prefix is byte for byte the chunk stringified;
  * - what a stream remembers of the text it sent (a length and a hash) tells the unsent end of the
  *   final text exactly as comparing the texts would.
  */
@@ -14,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CodexEvent, InputItem } from "../lambda/codex/types.js";
 import { convertChatRequest } from "../lambda/dialects/chat/request.js";
 import { SentText } from "../lambda/dialects/sent-text.js";
+import { ChatStreamConverter, encodeChunk } from "../lambda/dialects/chat/stream.js";
+import { ToolNames } from "../lambda/codex/tool-names.js";
 import { sseFixtureEvents } from "./support/fixtures.js";
 import { readSse, startProxy, type RunningProxy } from "./support/proxy.js";
 
@@ -237,5 +240,21 @@ describe("sent text", () => {
     expect(tracker.rest("Hello")).toBe("");
     expect(tracker.rest("Hell")).toBe("");
     expect(tracker.rest("Hello, world")).toBe(", world");
+  });
+});
+
+describe("chat chunk encoding", () => {
+  it("a text delta written from the stream's prefix is byte for byte the whole chunk stringified", () => {
+    const any = fc.string({ unit: "binary", maxLength: 30 });
+    fc.assert(
+      fc.property(any, any, fc.nat(), fc.array(any, { minLength: 1, maxLength: 5 }), (id, model, created, deltas) => {
+        const converter = new ChatStreamConverter({ id, created, model, includeUsage: false, toolNames: new ToolNames(), now: () => 0 });
+        const frames = deltas.flatMap((delta, i) => converter.push({ type: "response.output_text.delta", output_index: i % 2, content_index: 0, delta } as CodexEvent));
+        const written = frames.filter((f) => f.kind === "chunk" && f.contentPrefix !== undefined);
+        expect(written.length).toBe(deltas.filter((d) => d !== "").length);
+        for (const frame of frames) if (frame.kind === "chunk") expect(encodeChunk(frame)).toBe(`data: ${JSON.stringify(frame.chunk)}\n\n`);
+      }),
+      { numRuns: 500, seed: SEED },
+    );
   });
 });

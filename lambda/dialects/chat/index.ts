@@ -7,7 +7,7 @@ import type { ProxyError } from "../../errors.js";
 import type { Collector, Dialect } from "../../pipeline/dialect.js";
 import { CompletionBuilder } from "./complete.js";
 import { convertChatRequest } from "./request.js";
-import { ChatStreamConverter, type StreamFrame } from "./stream.js";
+import { ChatStreamConverter, encodeChunk, type StreamFrame } from "./stream.js";
 
 export const chatDialect: Dialect<StreamFrame> = {
   name: "chat",
@@ -36,7 +36,7 @@ export const chatDialect: Dialect<StreamFrame> = {
   },
 
   encode(frame) {
-    if (frame.kind === "chunk") return `data: ${JSON.stringify(frame.chunk)}\n\n`;
+    if (frame.kind === "chunk") return encodeChunk(frame);
     if (frame.kind === "error") return `data: ${JSON.stringify(frame.error.toJSON())}\n\n`;
     return "data: [DONE]\n\n";
   },

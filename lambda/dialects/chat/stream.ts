@@ -19,7 +19,11 @@ import type { ChatChunk, ChatDelta, ChatFinishReason, ChatUsage } from "./types.
 import type { ToolNames } from "../../codex/tool-names.js";
 import { SentText } from "../sent-text.js";
 
-export type StreamFrame = { kind: "chunk"; chunk: ChatChunk } | { kind: "error"; error: ProxyError } | { kind: "done" };
+export type StreamFrame =
+  /** `contentPrefix`: set on a plain text delta, the SSE text of the chunk up to its content (see `encodeChunk`) */
+  | { kind: "chunk"; chunk: ChatChunk; contentPrefix?: string }
+  | { kind: "error"; error: ProxyError }
+  | { kind: "done" };
 
 export interface StreamConverterOptions {
   id: string;
@@ -62,7 +66,7 @@ export class ChatStreamConverter {
       frames.push(this.chunk({ role: "assistant", content: "" }));
     }
     const delta = this.deltaFor(event);
-    if (delta) frames.push(this.chunk(delta));
+    if (delta) frames.push(event.type === "response.output_text.delta" ? this.contentChunk(delta) : this.chunk(delta));
     if (event.type === "response.completed" || event.type === "response.incomplete") {
       frames.push(...this.finish(event));
     }
@@ -202,11 +206,36 @@ export class ChatStreamConverter {
     return { id, object: "chat.completion.chunk", created, model };
   }
 
+  private prefix: string | undefined;
+
+  /** A text delta's chunk, which `encodeChunk` writes from this stream's constant prefix. */
+  private contentChunk(delta: ChatDelta): StreamFrame {
+    const frame = this.chunk(delta);
+    if (frame.kind === "chunk") frame.contentPrefix = this.prefix ??= contentPrefix(frame.chunk);
+    return frame;
+  }
+
   private chunk(delta: ChatDelta, finishReason: ChatFinishReason | null = null): StreamFrame {
     const { id, created, model } = this.options;
     // One literal shape per chunk (no spread): this runs for every delta.
     return { kind: "chunk", chunk: { id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }] } };
   }
+}
+
+/**
+ * A chunk as SSE text. A text delta, the frame of nearly every event, is its stream's constant prefix,
+ * its content and a constant suffix: byte for byte what stringifying the whole chunk gives (a
+ * property test holds them equal), at a tenth of the cost.
+ */
+export function encodeChunk(frame: { chunk: ChatChunk; contentPrefix?: string }): string {
+  if (frame.contentPrefix !== undefined) return `${frame.contentPrefix}${JSON.stringify(frame.chunk.choices[0]?.delta.content)}${CONTENT_SUFFIX}`;
+  return `data: ${JSON.stringify(frame.chunk)}\n\n`;
+}
+
+const CONTENT_SUFFIX = '},"finish_reason":null,"logprobs":null}]}\n\n';
+
+function contentPrefix({ id, object, created, model }: ChatChunk): string {
+  return `data: {"id":${JSON.stringify(id)},"object":${JSON.stringify(object)},"created":${JSON.stringify(created)},"model":${JSON.stringify(model)},"choices":[{"index":0,"delta":{"content":`;
 }
 
 export function convertUsage(usage: ResponseUsage | null | undefined): ChatUsage {

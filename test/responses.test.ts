@@ -301,3 +301,36 @@ describe("errors in the Responses API's shape", () => {
     expect(((await res.json()) as { error: { param: string } }).error.param).toBe("input");
   });
 });
+
+describe("forwarding", () => {
+  it("an unchanged event goes out as the backend wrote it; one split over data lines or without its type is written anew, whole", async () => {
+    const deltas = TEXT.flatMap((e, i) => (e.type === "response.output_text.delta" ? [i] : []));
+    const [asSent, split, typeless] = deltas as [number, number, number];
+    const data = TEXT.map((e) => JSON.stringify(e));
+    // Valid JSON the proxy would never write itself: a space after the brace and an escaped é.
+    const odd = JSON.stringify({ ...TEXT[asSent], delta: "café" }).replace('"café"', '"caf\\u00e9"').replace('{"type":', '{ "type": ');
+    const pieces = TEXT.map((e, i) => {
+      if (i === asSent) return `event: ${e.type}\ndata: ${odd}\n\n`;
+      if (i === split) return `event: ${e.type}\ndata: ${data[i]!.replace(',"', ',\ndata: "')}\n\n`;
+      if (i === typeless) return `event: ${e.type}\ndata: ${JSON.stringify({ ...e, type: undefined })}\n\n`;
+      return `event: ${e.type}\ndata: ${data[i]}\n\n`;
+    });
+    proxy.codex.enqueue({ kind: "raw", pieces: [pieces.join("")] });
+    const text = await (await post({ model: "gpt-5.5", input: "hi", stream: true })).text();
+
+    expect(text).toContain(`\ndata: ${odd}\n\n`);
+    const events = text
+      .split("\n\n")
+      .filter((block) => block.trim() !== "")
+      .map((block) => {
+        const lines = block.split("\n");
+        expect(lines.length).toBe(2);
+        return { name: lines[0]!.slice("event: ".length), data: JSON.parse(lines[1]!.slice("data: ".length)) as CodexEvent };
+      });
+    expect(events.map((e) => e.name)).toEqual(TEXT.map((e) => e.type));
+    expect(events.map((e) => e.data.type)).toEqual(TEXT.map((e) => e.type));
+    expect(events[split]!.data).toEqual(TEXT[split]);
+    expect(events[typeless]!.data).toEqual(TEXT[typeless]);
+    expect(TEXT_OF(events.map((e) => e.data))).toBe(TEXT_OF(TEXT.map((e, i) => (i === asSent ? { ...e, delta: "café" } : e))));
+  });
+});

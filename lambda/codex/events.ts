@@ -9,3 +9,12 @@ export function isHandshakeEvent(type: string): boolean {
 export function isVendorEvent(type: string): boolean {
   return type.startsWith("codex.") || type.startsWith("responsesapi.");
 }
+
+/**
+ * On an event, its JSON exactly as the backend sent it, for a dialect that forwards the event
+ * unchanged: writing those bytes again costs nothing, stringifying the parsed event a few µs per
+ * delta. Set only where the data can go out as one `data:` line and the event names its own type.
+ * A symbol, so no JSON.stringify of the event ever carries it along.
+ */
+export const RAW_DATA = Symbol("the event's data as the backend sent it");
+export type WithRawData = { [RAW_DATA]?: string };

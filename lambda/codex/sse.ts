@@ -8,6 +8,7 @@
 import { createParser } from "eventsource-parser";
 import type { Readable } from "node:stream";
 import { ProxyError } from "../errors.js";
+import { RAW_DATA, type WithRawData } from "./events.js";
 import type { CodexEvent } from "./types.js";
 
 export interface ReadEventsOptions {
@@ -32,9 +33,10 @@ export async function* readEvents(body: Readable, options: ReadEventsOptions): A
     onEvent(message) {
       if (message.data === "[DONE]") return;
       try {
-        const event = JSON.parse(message.data) as CodexEvent;
+        const event = JSON.parse(message.data) as CodexEvent & WithRawData;
         if (typeof event !== "object" || event === null) throw new Error("not an object");
         if (typeof event.type !== "string") event.type = message.event ?? "";
+        else if (!message.data.includes("\n")) event[RAW_DATA] = message.data;
         queue.push(event);
       } catch {
         malformed ??= message.data.slice(0, 200);

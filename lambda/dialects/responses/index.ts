@@ -22,7 +22,7 @@ export const responsesDialect: Dialect<ResponsesFrame> = {
   },
 
   encode(frame) {
-    if (frame.kind === "event") return `event: ${String(frame.event.type)}\ndata: ${JSON.stringify(frame.event)}\n\n`;
+    if (frame.kind === "event") return `event: ${String(frame.event.type)}\ndata: ${frame.raw ?? JSON.stringify(frame.event)}\n\n`;
     if (frame.kind === "done") return ""; // the Responses API ends with its terminal event, no [DONE]
     const failed = frame.failed ? `event: response.failed\ndata: ${JSON.stringify(frame.failed)}\n\n` : "";
     return `${failed}event: error\ndata: ${JSON.stringify(errorEvent(frame.error, frame.sequence))}\n\n`;

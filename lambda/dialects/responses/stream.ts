@@ -11,7 +11,7 @@
  *   `response.completed`; an upstream `response.failed` passes through and is followed by one.
  */
 import { mapUpstreamFailure } from "../../codex/errors.js";
-import { isHandshakeEvent, isVendorEvent } from "../../codex/events.js";
+import { isHandshakeEvent, isVendorEvent, RAW_DATA, type WithRawData } from "../../codex/events.js";
 import type { ToolNames } from "../../codex/tool-names.js";
 import type { CodexEvent } from "../../codex/types.js";
 import { ProxyError } from "../../errors.js";
@@ -19,7 +19,8 @@ import type { StreamConverter } from "../../pipeline/dialect.js";
 import { isObject, type Json } from "../json.js";
 
 export type ResponsesFrame =
-  | { kind: "event"; event: Json }
+  /** `raw`: the event's data as the backend sent it, when the event goes out unchanged */
+  | { kind: "event"; event: Json; raw?: string }
   | { kind: "error"; error: ProxyError; sequence: number; failed?: Json }
   | { kind: "done" };
 
@@ -39,7 +40,7 @@ export class ResponsesStreamConverter implements StreamConverter<ResponsesFrame>
     return this.finished;
   }
 
-  push(upstream: CodexEvent): ResponsesFrame[] {
+  push(upstream: CodexEvent & WithRawData): ResponsesFrame[] {
     if (this.finished || isVendorEvent(upstream.type)) return [];
     const event = this.restoreNames(upstream as unknown as Json);
     if (typeof event.sequence_number === "number") this.sequence = Math.max(this.sequence, event.sequence_number);
@@ -64,7 +65,8 @@ export class ResponsesStreamConverter implements StreamConverter<ResponsesFrame>
 
     const frames: ResponsesFrame[] = this.committed ? [] : this.held.splice(0).map((held) => ({ kind: "event", event: held }));
     this.committed = true;
-    frames.push({ kind: "event", event });
+    const raw = event === (upstream as unknown) && !terminal ? upstream[RAW_DATA] : undefined;
+    frames.push(raw === undefined ? { kind: "event", event } : { kind: "event", event, raw });
     if (terminal) {
       this.finished = true;
       frames.push({ kind: "done" });

@@ -5,7 +5,8 @@
  * - any event sequence the backend can send, in the shapes of the recorded fixtures, becomes a
  *   chunk stream the `openai` SDK parses, with exactly one finish_reason on success and, on a failure
  *   or a cut, an error and no [DONE];
- * - a text delta's chunk written from its stream's prefix is byte for byte the chunk stringified;
+ * - a text delta written from its stream's prefix (chat) or its block's (messages) is byte for byte
+ *   the chunk or event stringified;
  * - what a stream remembers of the text it sent (a length and a hash) tells the unsent end of the
  *   final text exactly as comparing the texts would.
  */
@@ -16,6 +17,7 @@ import type { CodexEvent, InputItem } from "../lambda/codex/types.js";
 import { convertChatRequest } from "../lambda/dialects/chat/request.js";
 import { SentText } from "../lambda/dialects/sent-text.js";
 import { ChatStreamConverter, encodeChunk } from "../lambda/dialects/chat/stream.js";
+import { encodeEvent, MessagesStreamConverter } from "../lambda/dialects/messages/stream.js";
 import { ToolNames } from "../lambda/codex/tool-names.js";
 import { sseFixtureEvents } from "./support/fixtures.js";
 import { readSse, startProxy, type RunningProxy } from "./support/proxy.js";
@@ -243,7 +245,7 @@ describe("sent text", () => {
   });
 });
 
-describe("chat chunk encoding", () => {
+describe("text delta encoding", () => {
   it("a text delta written from the stream's prefix is byte for byte the whole chunk stringified", () => {
     const any = fc.string({ unit: "binary", maxLength: 30 });
     fc.assert(
@@ -253,6 +255,21 @@ describe("chat chunk encoding", () => {
         const written = frames.filter((f) => f.kind === "chunk" && f.contentPrefix !== undefined);
         expect(written.length).toBe(deltas.filter((d) => d !== "").length);
         for (const frame of frames) if (frame.kind === "chunk") expect(encodeChunk(frame)).toBe(`data: ${JSON.stringify(frame.chunk)}\n\n`);
+      }),
+      { numRuns: 500, seed: SEED },
+    );
+  });
+
+  it("messages: a text delta written from its block's prefix is byte for byte the whole event stringified", () => {
+    const any = fc.string({ unit: "binary", maxLength: 30 });
+    fc.assert(
+      fc.property(any, fc.array(fc.tuple(any, fc.nat(3), fc.boolean()), { minLength: 1, maxLength: 8 }), (model, deltas) => {
+        const converter = new MessagesStreamConverter({ model, inputTokens: 1, toolNames: new ToolNames(), now: () => 0 });
+        const frames = deltas.flatMap(([delta, index, refusal]) =>
+          converter.push({ type: refusal ? "response.refusal.delta" : "response.output_text.delta", output_index: index, content_index: 0, delta } as CodexEvent),
+        );
+        expect(frames.filter((f) => f.kind === "event" && f.textPrefix !== undefined).length).toBe(deltas.filter(([d]) => d !== "").length);
+        for (const frame of frames) if (frame.kind === "event") expect(encodeEvent(frame)).toBe(`event: ${String(frame.event.type)}\ndata: ${JSON.stringify(frame.event)}\n\n`);
       }),
       { numRuns: 500, seed: SEED },
     );

@@ -6,7 +6,7 @@
 import type { Collector, Dialect } from "../../pipeline/dialect.js";
 import { anthropicError, anthropicErrorReply } from "./errors.js";
 import { convertMessagesRequest } from "./request.js";
-import { MessagesStreamConverter, type MessagesFrame } from "./stream.js";
+import { encodeEvent, MessagesStreamConverter, type MessagesFrame } from "./stream.js";
 import { estimateInputTokens } from "./tokens.js";
 
 /** `[substring, model]` pairs, first match wins; `*` matches any name. */
@@ -34,7 +34,7 @@ export function messagesDialect(modelMap: ModelMap): Dialect<MessagesFrame> {
     },
 
     encode(frame) {
-      if (frame.kind === "event") return `event: ${String(frame.event.type)}\ndata: ${JSON.stringify(frame.event)}\n\n`;
+      if (frame.kind === "event") return encodeEvent(frame);
       if (frame.kind === "error") return `event: error\ndata: ${JSON.stringify(anthropicError(frame.error))}\n\n`;
       return "";
     },

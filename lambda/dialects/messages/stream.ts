@@ -18,7 +18,11 @@ import { writeSignature } from "./signature.js";
 import type { Json } from "../json.js";
 import { SentText } from "../sent-text.js";
 
-export type MessagesFrame = { kind: "event"; event: Json } | { kind: "error"; error: ProxyError } | { kind: "done" };
+export type MessagesFrame =
+  /** `textPrefix`: set on a text delta, the SSE text of the event up to its text (see `encodeEvent`) */
+  | { kind: "event"; event: Json; textPrefix?: string }
+  | { kind: "error"; error: ProxyError }
+  | { kind: "done" };
 
 interface OpenBlock {
   index: number;
@@ -26,6 +30,8 @@ interface OpenBlock {
   type: "text" | "tool_use" | "thinking";
   /** tool_use: the argument text sent so far */
   sent: SentText;
+  /** text: its deltas' SSE text up to the text */
+  textPrefix?: string;
 }
 
 export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
@@ -65,7 +71,7 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
       case "response.output_text.delta":
       case "response.refusal.delta":
         if (event.type === "response.refusal.delta") this.refused = true;
-        if (event.delta) frames.push(...this.ensureOpen("text", index, { type: "text", text: "" }), this.delta({ type: "text_delta", text: event.delta }));
+        if (event.delta) frames.push(...this.ensureOpen("text", index, { type: "text", text: "" }), this.textDelta(event.delta));
         break;
       case "response.reasoning_summary_text.delta":
         if (event.delta) {
@@ -177,6 +183,14 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
     ];
   }
 
+  /** A text delta, which `encodeEvent` writes from its block's constant prefix. */
+  private textDelta(text: string): MessagesFrame {
+    const frame = this.delta({ type: "text_delta", text });
+    const open = this.open as OpenBlock;
+    if (frame.kind === "event") frame.textPrefix = open.textPrefix ??= `event: content_block_delta\ndata: {"type":"content_block_delta","index":${JSON.stringify(open.index)},"delta":{"type":"text_delta","text":`;
+    return frame;
+  }
+
   private delta(delta: Json): MessagesFrame {
     return this.frame({ type: "content_block_delta", index: this.open?.index ?? 0, delta });
   }
@@ -184,4 +198,14 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
   private frame(event: Json): MessagesFrame {
     return { kind: "event", event };
   }
+}
+
+/**
+ * An event as SSE text. A text delta, the frame of nearly every upstream event, is its block's
+ * constant prefix, its text and a constant suffix: byte for byte what stringifying the whole event
+ * gives (a property test holds them equal), at a fraction of the cost.
+ */
+export function encodeEvent(frame: { event: Json; textPrefix?: string }): string {
+  if (frame.textPrefix !== undefined) return `${frame.textPrefix}${JSON.stringify((frame.event.delta as { text: string }).text)}}}\n\n`;
+  return `event: ${String(frame.event.type)}\ndata: ${JSON.stringify(frame.event)}\n\n`;
 }

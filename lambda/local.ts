@@ -11,7 +11,7 @@ import { keepFresh } from "./auth/keep-fresh.js";
 import type { Credentials, TokenSource } from "./auth/tokens.js";
 import { createUpstream, type Fetch } from "./codex/http.js";
 import { ConfigError, DEFAULTS, readLocalConfig, type LocalConfig } from "./config.js";
-import { createLogger, type Logger } from "./log.js";
+import { batchedStderr, createLogger, type Logger } from "./log.js";
 import { createNodeHandler } from "./node-adapter.js";
 import { VERSION } from "./version.js";
 
@@ -64,7 +64,9 @@ function main(): void {
   if (command.kind === "help") return void console.log(HELP);
   if (command.kind === "version") return void console.log(VERSION);
   const { config } = command;
-  const log = createLogger(config.logLevel);
+  const lines = batchedStderr();
+  flushLog = lines.flush;
+  const log = createLogger(config.logLevel, lines.write);
   const upstream = createUpstream(config.upstreamProxyUrl);
 
   let tokens: TokenSource;
@@ -100,7 +102,11 @@ function main(): void {
   process.once("SIGTERM", stop);
 }
 
+/** writes the log lines still waiting, so a fatal message comes after them */
+let flushLog = () => {};
+
 function fail(message: string, code: number): never {
+  flushLog();
   process.stderr.write(`codex-openai-proxy: ${message}\n`);
   process.exit(code);
 }

@@ -1,9 +1,12 @@
 /**
  * What the operator and the client can see: every 500 logged with its request id and stack, no
  * secret in any message or log line, the plan's usage windows passed on and shown by /health, and
- * one log line per request with the facts the Lambda metrics are made of.
+ * one log line per request with the facts the Lambda metrics are made of; the local server's lines
+ * batched and never lost at exit.
  */
+import { spawnSync } from "node:child_process";
 import { createServer } from "node:http";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { requestRefresh } from "../lambda/auth/oauth.js";
 import type { LogFields } from "../lambda/log.js";
@@ -11,6 +14,7 @@ import { fixtureJson, recorded } from "./support/fixtures.js";
 import { perTest } from "./support/per-test.js";
 import { chatBody, readSse, type ProxyOptions, type RunningProxy } from "./support/proxy.js";
 
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const TEXT = recorded("recorded.openai-phase.1.jsonl");
 const each = perTest({ env: { ALLOWED_MODELS: "gpt-5.5" } });
 const start = (options: ProxyOptions = {}) => each.proxy(options);
@@ -163,5 +167,37 @@ describe("one record per request with the facts metrics are made of", () => {
     await readSse(await ask(p, { stream: true }));
     await expect.poll(() => records.length).toBe(1);
     expect(records[0]).toMatchObject({ status: 200, outcome: "error", error_code: "rate_limit_exceeded", error_status: 429 });
+  });
+});
+
+describe("the local server's log lines", () => {
+  /** A process that logs through batchedStderr, then does `then`; what it wrote, and in how many writes. */
+  function logThrough(then: string): { stderr: string; writes: number; ms: number } {
+    const code = `
+      let writes = 0;
+      const write = process.stderr.write.bind(process.stderr);
+      process.stderr.write = (chunk, ...rest) => { writes++; return write(chunk, ...rest); };
+      const { batchedStderr, createLogger } = await import("./lambda/log.ts");
+      const log = createLogger("info", batchedStderr(50).write);
+      process.on("exit", () => process.stdout.write(String(writes))); // after the writer's own exit handler
+      for (let i = 0; i < 3; i++) log.info("request", { i });
+      ${then}`;
+    const started = Date.now();
+    const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
+    return { stderr: child.stderr, writes: Number(child.stdout), ms: Date.now() - started };
+  }
+  const lines = (stderr: string) => stderr.trim().split("\n").map((l) => (JSON.parse(l) as { i: number }).i);
+
+  it("go out together, a moment later, in order", () => {
+    const out = logThrough(`setTimeout(() => log.info("request", { i: 3 }), 200);`);
+    expect(lines(out.stderr)).toEqual([0, 1, 2, 3]);
+    expect(out.writes).toBe(2);
+  });
+
+  it("none is lost when the process exits at once, and a waiting line does not hold it open", () => {
+    expect(lines(logThrough("process.exit(0);").stderr)).toEqual([0, 1, 2]);
+    const idle = logThrough("");
+    expect(lines(idle.stderr)).toEqual([0, 1, 2]);
+    expect(idle.writes).toBe(1);
   });
 });

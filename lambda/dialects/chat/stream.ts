@@ -24,6 +24,7 @@ export type StreamFrame =
   | { kind: "chunk"; chunk: ChatChunk; contentPrefix?: string }
   | { kind: "error"; error: ProxyError }
   | { kind: "done" };
+type ChunkFrame = Extract<StreamFrame, { kind: "chunk" }>;
 
 export interface StreamConverterOptions {
   id: string;
@@ -46,6 +47,8 @@ export class ChatStreamConverter {
   private readonly texts = new Map<number, SentText>();
   private lastReasoningKey: string | undefined;
   private lastTextIndex: number | undefined;
+  /** the SSE text of this stream's text-delta chunks up to their content, built at the first */
+  private prefix: string | undefined;
 
   constructor(private readonly options: StreamConverterOptions) {}
 
@@ -206,16 +209,14 @@ export class ChatStreamConverter {
     return { id, object: "chat.completion.chunk", created, model };
   }
 
-  private prefix: string | undefined;
-
   /** A text delta's chunk, which `encodeChunk` writes from this stream's constant prefix. */
-  private contentChunk(delta: ChatDelta): StreamFrame {
+  private contentChunk(delta: ChatDelta): ChunkFrame {
     const frame = this.chunk(delta);
-    if (frame.kind === "chunk") frame.contentPrefix = this.prefix ??= contentPrefix(frame.chunk);
+    frame.contentPrefix = this.prefix ??= contentPrefix(frame.chunk);
     return frame;
   }
 
-  private chunk(delta: ChatDelta, finishReason: ChatFinishReason | null = null): StreamFrame {
+  private chunk(delta: ChatDelta, finishReason: ChatFinishReason | null = null): ChunkFrame {
     const { id, created, model } = this.options;
     // One literal shape per chunk (no spread): this runs for every delta.
     return { kind: "chunk", chunk: { id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }] } };

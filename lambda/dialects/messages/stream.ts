@@ -23,6 +23,7 @@ export type MessagesFrame =
   | { kind: "event"; event: Json; textPrefix?: string }
   | { kind: "error"; error: ProxyError }
   | { kind: "done" };
+type EventFrame = Extract<MessagesFrame, { kind: "event" }>;
 
 interface OpenBlock {
   index: number;
@@ -184,18 +185,18 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
   }
 
   /** A text delta, which `encodeEvent` writes from its block's constant prefix. */
-  private textDelta(text: string): MessagesFrame {
+  private textDelta(text: string): EventFrame {
     const frame = this.delta({ type: "text_delta", text });
     const open = this.open as OpenBlock;
-    if (frame.kind === "event") frame.textPrefix = open.textPrefix ??= `event: content_block_delta\ndata: {"type":"content_block_delta","index":${JSON.stringify(open.index)},"delta":{"type":"text_delta","text":`;
+    frame.textPrefix = open.textPrefix ??= `event: content_block_delta\ndata: {"type":"content_block_delta","index":${JSON.stringify(open.index)},"delta":{"type":"text_delta","text":`;
     return frame;
   }
 
-  private delta(delta: Json): MessagesFrame {
+  private delta(delta: Json): EventFrame {
     return this.frame({ type: "content_block_delta", index: this.open?.index ?? 0, delta });
   }
 
-  private frame(event: Json): MessagesFrame {
+  private frame(event: Json): EventFrame {
     return { kind: "event", event };
   }
 }

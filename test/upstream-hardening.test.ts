@@ -6,7 +6,7 @@
 import { createServer } from "node:http";
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
-import { fixtureJson, longTextTurn, recorded, toSse } from "./support/fixtures.js";
+import { fixtureJson, longTextTurn, recorded, sseFixtureEvents, toSse } from "./support/fixtures.js";
 import { perTest } from "./support/per-test.js";
 import { chatBody, readSse, type ProxyOptions, type RunningProxy } from "./support/proxy.js";
 
@@ -248,6 +248,28 @@ describe("the upstream connection cap never holds a request hostage", () => {
     expect(second.headers.get("retry-after")).toBe("5");
     expect((await readSse(first)).at(-1)).toBe("[DONE]");
     expect((await ask(p)).status).toBe(200);
+  });
+
+  it("a non-streamed answer gives its connection back, in every dialect and when it ends in an upstream failure", async () => {
+    const p = await start({ env: { UPSTREAM_MAX_CONNECTIONS: "1" }, limits: { connectionWaitMs: 300 } });
+    const post = (path: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+      fetch(`${p.baseURL}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+    const asks = [
+      () => ask(p),
+      () => post("/responses", { model: "gpt-5.5", input: "hi" }),
+      () => post("/messages", { model: "gpt-5.5", max_tokens: 64, messages: [{ role: "user", content: "hi" }] }, { "anthropic-version": "2023-06-01" }),
+    ];
+    // Twice round, one at a time: with the slot kept, the second answer would be a 503 upstream_busy.
+    for (const next of [...asks, ...asks]) {
+      p.codex.enqueue({ kind: "sse", events: TEXT });
+      const res = await next();
+      expect(res.status, await res.clone().text()).toBe(200);
+      await res.text();
+    }
+    p.codex.enqueue({ kind: "sse", events: [...TEXT.slice(0, 6), ...sseFixtureEvents("sse.response-failed.rate-limit-exceeded.sse")] }, { kind: "sse", events: TEXT });
+    expect((await ask(p)).status).toBe(429);
+    expect((await ask(p)).status).toBe(200);
+    expect(p.codex.responsesCalls.length).toBe(8);
   });
 
   it("without a cap, 100 concurrent streams all start at once", async () => {

@@ -86,24 +86,30 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
 
     if (!converted.stream) {
       const collector = converted.collector(ctx.maxAnswerBytes);
-      for (let batch = head; ; ) {
-        for (const frame of batch) {
-          if (isErrorFrame(frame)) throw frame.error;
-          if (frame.kind === "done") {
-            release();
-            ctx.annotate(usageFields(usage.value));
-            return jsonReply(200, collector.result());
+      try {
+        for (let batch = head; ; ) {
+          for (const frame of batch) {
+            if (isErrorFrame(frame)) throw frame.error;
+            if (frame.kind === "done") {
+              release();
+              ctx.annotate(usageFields(usage.value));
+              return jsonReply(200, collector.result());
+            }
+            if (!collector.add(frame)) {
+              throw new ProxyError(502, `The answer grew past ${Math.round(ctx.maxAnswerBytes / 1024 / 1024)} MiB, more than a non-streamed response may hold; it was abandoned. Ask with "stream": true for long answers.`, {
+                code: "answer_too_large",
+              });
+            }
           }
-          if (!collector.add(frame)) {
-            await frames.return(undefined);
-            throw new ProxyError(502, `The answer grew past ${Math.round(ctx.maxAnswerBytes / 1024 / 1024)} MiB, more than a non-streamed response may hold; it was abandoned. Ask with "stream": true for long answers.`, {
-              code: "answer_too_large",
-            });
-          }
+          const next = await within(frames.next());
+          if (next.done) throw toProxyError(new Error("stream ended without a terminal frame"));
+          batch = next.value;
         }
-        const next = await within(frames.next());
-        if (next.done) throw toProxyError(new Error("stream ended without a terminal frame"));
-        batch = next.value;
+      } finally {
+        // The upstream reader is left suspended after the frame that ended the answer; ending it
+        // gives back its connection slot, idle timer and body now. (Not awaited: after a spent
+        // budget a read may still be pending, and the reply need not wait for it.)
+        frames.return(undefined).catch(() => {});
       }
     }
 

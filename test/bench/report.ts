@@ -19,7 +19,9 @@ interface Results {
   proxy_rss_mb: Record<string, number>;
   /** the bare pass-through, fresh, under the same load (a reference, not judged) */
   passthrough_rss_mb?: Record<string, number>;
-  /** CPU of a fresh server's first long answers, one by one (chat; after the same short warm-up) */
+  /** CPU per answer over a fresh server's first short answers (chat; how many: workload) */
+  fresh_server_short_cpu_ms?: number;
+  /** CPU of a fresh server's first long answers, one by one (chat; after its first short answers) */
   fresh_server_long_cpu_ms?: number[];
   fresh_server_failed: number;
   converters: Record<string, { events_per_s: number; events_per_s_encoded: number; requests_per_s_200_messages: number }>;
@@ -85,6 +87,7 @@ export function printTable(r: Results, goals: Goal[]): void {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  "));
   console.log(`\nproxy RSS: ${Object.entries(r.proxy_rss_mb).map(([k, v]) => `${k} ${f1(v)} MB`).join(", ")}`);
+  if (r.fresh_server_short_cpu_ms !== undefined) console.log(`a fresh server's first short answers (chat; how many: workload), CPU each on average: ${r.fresh_server_short_cpu_ms} ms`);
   if (r.fresh_server_long_cpu_ms) console.log(`a fresh server's first long answers (chat), CPU each: ${r.fresh_server_long_cpu_ms.map((ms) => `${ms} ms`).join(", ")}`);
   if (r.passthrough_rss_mb) console.log(`bare pass-through RSS: ${Object.entries(r.passthrough_rss_mb).map(([k, v]) => `${k} ${f1(v)} MB`).join(", ")}`);
   for (const [d, c] of Object.entries(r.converters)) {

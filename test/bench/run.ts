@@ -23,6 +23,9 @@ import { judge, PASSTHROUGH, printTable } from "./report.js";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const FIXTURE = join(ROOT, "test/fixtures/upstream/recorded.openai-phase.1.jsonl");
 const LONG_DELTAS = 1815;
+/** short answers per side before the phases, and a fresh server's first short answers measured on their own */
+const WARM_SHORT = 500;
+const FRESH_SHORT = 100;
 /** The Node flags `npm start` runs the server with, so the bench runs it the same way. */
 const START_FLAGS = (() => {
   const start = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts.start ?? "";
@@ -101,7 +104,7 @@ const PHASES: Phase[] = [
   { name: "short c1", long: false, concurrency: 1, batches: 40, reps: 4 },
   { name: "short c16", long: false, concurrency: 16, batches: 5, reps: 3 },
   { name: "short c64", long: false, concurrency: 64, batches: 2, reps: 2 },
-  { name: "long c1", long: true, concurrency: 1, batches: 1, reps: 2 },
+  { name: "long c1", long: true, concurrency: 1, batches: 1, reps: 3 },
   { name: "long c16", long: true, concurrency: 16, batches: 1, reps: 2 },
   { name: "long c64", long: true, concurrency: 64, batches: 1, reps: 1 },
 ];
@@ -210,7 +213,11 @@ async function main(): Promise<void> {
     const all = sides(backend.value, passthrough.value, proxy.value);
 
     console.log("warming up ...");
-    for (const side of all) for (let i = 0; i < 30; i++) if (!(await stream(side, false)).ok) throw new Error(`${side.name}: a warm-up answer failed`);
+    // V8 goes on optimizing a server's request path for its first thousand or so answers: after 30
+    // short answers the proxy still spent about a third of its CPU in the optimizing compiler (perf),
+    // and CPU per short answer kept falling until about 1,500 (the pass-through's too, from 6.8 to
+    // 2.9 ms). The phases measure a warm server; a fresh one's first short answers are measured apart.
+    for (let i = 0; i < WARM_SHORT; i++) for (const side of all) if (!(await stream(side, false)).ok) throw new Error(`${side.name}: a warm-up answer failed`);
     // Long answers too: V8 optimizes the streaming path only over the first few of them (a fresh
     // server's first long answer cost about three times the CPU of its fourth), and every phase
     // measures a warm process. The cold cost is measured apart, below.
@@ -244,7 +251,9 @@ async function main(): Promise<void> {
     const cold = await startProxy(backend.value, authPath);
     children.push(cold.child);
     const coldChat = { ...chat, port: cold.value };
-    await burst(coldChat, false, 1, 30);
+    const s0 = cpuMs(cold.child.pid);
+    for (const sample of await burst(coldChat, false, 1, FRESH_SHORT)) if (!sample.ok) manyFailed++;
+    const coldShortCpu = round((cpuMs(cold.child.pid) - s0) / FRESH_SHORT, 2);
     const coldCpu: number[] = [];
     for (let i = 0; i < 4; i++) {
       const c0 = cpuMs(cold.child.pid);
@@ -268,10 +277,13 @@ async function main(): Promise<void> {
         long_answer_deltas: LONG_DELTAS,
         pace_ms_per_delta: 1,
         short_answer_events: answerEvents(recordedEvents(FIXTURE)).length,
+        warm_up_short_answers_per_side: WARM_SHORT,
+        fresh_server_short_answers: FRESH_SHORT,
       },
       phases,
       proxy_rss_mb: { idle: round(idleRss, 1), "fresh server, idle": round(freshIdle, 1), ...Object.fromEntries(Object.entries(peaks).map(([k, v]) => [k, round(v, 1)])) },
       passthrough_rss_mb: passthroughPeaks,
+      fresh_server_short_cpu_ms: coldShortCpu,
       fresh_server_long_cpu_ms: coldCpu,
       fresh_server_failed: manyFailed,
       converters,

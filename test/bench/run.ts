@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: what the proxy costs next to the backend that feeds it, in one bounded run
- * (about four minutes). The scripted backend (backend.mjs), a bare node:http pass-through proxy
+ * (about seven minutes). The scripted backend (backend.mjs), a bare node:http pass-through proxy
  * (passthrough.mjs, the reference) and the local server (`dist/local.cjs`, what `npm start` runs)
  * are separate processes; this one is only the client. Every measurement alternates between reading
  * the backend directly, through the pass-through, and through each dialect, so machine noise lands

@@ -155,6 +155,27 @@ describe("SSE body backpressure", () => {
   });
 });
 
+describe("an SSE body cancelled before its first read", () => {
+  it("still ends the upstream read and reports the stream as cancelled", async () => {
+    let finished = false;
+    async function* upstream(): AsyncGenerator<StreamFrame[]> {
+      try {
+        for (;;) yield [{ kind: "done" }];
+      } finally {
+        finished = true;
+      }
+    }
+    const outcomes: string[] = [];
+    const rest = upstream();
+    await rest.next(); // the head, as runTurn takes it: the generator is now suspended mid-answer
+    const body = toResponse(sseReply([], rest, { encode: chatDialect.encode, keepAliveMs: 60_000, onEnd: (outcome) => outcomes.push(outcome), onCancel: () => {} })).body!;
+    await body.cancel();
+    await new Promise((r) => setImmediate(r));
+    expect(outcomes).toEqual(["cancelled"]);
+    expect(finished).toBe(true);
+  });
+});
+
 describe("through the proxy", () => {
   let proxy: RunningProxy;
   beforeEach(async () => {

@@ -5,7 +5,7 @@
  * server's resident memory). `toResponse` is the fetch view of the same answer, for a fetch-style
  * caller.
  */
-import type { Writer } from "./sse.js";
+import type { TextSink, Writer } from "./sse.js";
 
 export interface Reply {
   status: number;
@@ -35,6 +35,8 @@ export function toResponse(reply: Reply): Response {
 }
 
 const encoder = new TextEncoder();
+
+const CLOSED: TextSink = { write: () => false, ready: () => Promise.resolve(), closed: true };
 
 /** The writer behind a standard ReadableStream, started at the first read. */
 function bodyStream({ write, cancel }: SseBody): ReadableStream<Uint8Array> {
@@ -75,6 +77,9 @@ function bodyStream({ write, cancel }: SseBody): ReadableStream<Uint8Array> {
         closed = true;
         ready();
         cancel();
+        // Cancelled before the first read: the writer still runs, to a closed sink, so it ends the
+        // upstream read (its connection slot and idle timer) and reports how the stream ended.
+        running ??= write(CLOSED).catch(() => {});
       },
     },
     { highWaterMark: 0 },

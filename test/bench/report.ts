@@ -15,6 +15,7 @@ export interface Goal {
 }
 
 interface Results {
+  machine: { fixed_loop_ms?: Record<string, number> };
   phases: Record<string, Record<string, Cell>>;
   proxy_rss_mb: Record<string, number>;
   /** the bare pass-through, fresh, under the same load (a reference, not judged) */
@@ -86,6 +87,12 @@ export function printTable(r: Results, goals: Goal[]): void {
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   for (const row of rows) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  "));
+  const loop = r.machine.fixed_loop_ms;
+  if (loop) {
+    const values = Object.values(loop);
+    const spread = Math.max(...values) / Math.min(...values);
+    console.log(`\na fixed CPU loop between phases: ${Object.entries(loop).map(([k, v]) => `${k} ${f1(v)} ms`).join(", ")} (${spread > 1.3 ? `${f2(spread)}x apart: the machine was not steady, compare this run's sides with each other only` : "steady"})`);
+  }
   console.log(`\nproxy RSS: ${Object.entries(r.proxy_rss_mb).map(([k, v]) => `${k} ${f1(v)} MB`).join(", ")}`);
   if (r.fresh_server_short_cpu_ms !== undefined) console.log(`a fresh server's first short answers (chat; how many: workload), CPU each on average: ${r.fresh_server_short_cpu_ms} ms`);
   if (r.fresh_server_long_cpu_ms) console.log(`a fresh server's first long answers (chat), CPU each: ${r.fresh_server_long_cpu_ms.map((ms) => `${ms} ms`).join(", ")}`);

@@ -156,6 +156,22 @@ function measureConvertersBundled(): Record<string, ConverterFigures> {
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /**
+ * How long a fixed CPU-bound loop takes in this process, best of three: the same work every time,
+ * so the figures taken between phases show whether the shared machine was steady through the run
+ * (a slow spell here made the loop 2-5x slower for seconds at a time).
+ */
+function fixedLoopMs(): number {
+  let best = Infinity;
+  for (let r = 0; r < 3; r++) {
+    const start = performance.now();
+    let x = 0;
+    for (let i = 0; i < 30_000_000; i++) x = (x + i) | 0;
+    best = Math.min(best, performance.now() - start + (x === 0.5 ? 1 : 0));
+  }
+  return round(best, 1);
+}
+
+/**
  * A fresh process's memory, which it then stops: its RSS after 30 short answers, and its peak
  * under 16, then 200 long streams at once (the phases leave a grown heap behind, so this is apart).
  */
@@ -226,9 +242,11 @@ async function main(): Promise<void> {
 
     const peaks: Record<string, number> = {};
     const phases: Record<string, Record<string, Cell>> = {};
+    const loopMs: Record<string, number> = { before: fixedLoopMs() };
     for (const phase of PHASES) {
       process.stdout.write(`${phase.name} ...\n`);
       phases[phase.name] = await runPhase(phase, all, proxy.child, passthrough.child, backend.child, peaks);
+      loopMs[`after ${phase.name}`] = fixedLoopMs();
     }
     // Peak memory in a server of its own: the phases above leave a grown heap behind.
     process.stdout.write("peak memory of a fresh server: 16, then 200 long streams at once ...\n");
@@ -270,7 +288,7 @@ async function main(): Promise<void> {
 
     const results = {
       date: new Date().toISOString(),
-      machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? "", kernel: release() },
+      machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? "", kernel: release(), fixed_loop_ms: loopMs },
       node: { bench_and_local_server: process.version, local_server_flags: START_FLAGS.join(" "), lambda: lambda.node },
       workload: {
         fixture: "recorded.openai-phase.1.jsonl",

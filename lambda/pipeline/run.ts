@@ -60,6 +60,11 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
     budget?.cancel();
   };
 
+  // Until the frames are handed to the SSE writer they are this function's to end: whatever way it
+  // leaves (an error frame, a non-streamed answer complete, a failure), the upstream reader is left
+  // suspended, and ending it gives back its connection slot, idle timer and body. (Not awaited:
+  // after a spent budget a read may still be pending, and the reply need not wait for it.)
+  let frames: AsyncGenerator<F[]> | undefined;
   try {
     const raw = await readJsonBody(request, ctx.maxBodyBytes);
     const requested = (raw as { model?: unknown } | null)?.model;
@@ -70,7 +75,7 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
     const events = await within(openUpstream(converted.body, ctx, upstreamAbort.signal));
     const converter = converted.converter({ requestedModel: String(requested), now: ctx.now });
     const usage: { value?: ResponseUsage } = {};
-    const frames = framesOf(events, converter, usage, ctx);
+    frames = framesOf(events, converter, usage, ctx);
     let head: F[] = [];
     while (head.length === 0) {
       const next = await within(frames.next());
@@ -78,42 +83,34 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
       head = next.value;
     }
     const first = head[0] as F;
-    if (isErrorFrame(first)) {
-      await frames.return(undefined);
-      throw first.error;
-    }
+    if (isErrorFrame(first)) throw first.error;
     ctx.annotate({ ttfb_ms: ctx.now() - started });
 
     if (!converted.stream) {
       const collector = converted.collector(ctx.maxAnswerBytes);
-      try {
-        for (let batch = head; ; ) {
-          for (const frame of batch) {
-            if (isErrorFrame(frame)) throw frame.error;
-            if (frame.kind === "done") {
-              release();
-              ctx.annotate(usageFields(usage.value));
-              return jsonReply(200, collector.result());
-            }
-            if (!collector.add(frame)) {
-              throw new ProxyError(502, `The answer grew past ${Math.round(ctx.maxAnswerBytes / 1024 / 1024)} MiB, more than a non-streamed response may hold; it was abandoned. Ask with "stream": true for long answers.`, {
-                code: "answer_too_large",
-              });
-            }
+      for (let batch = head; ; ) {
+        for (const frame of batch) {
+          if (isErrorFrame(frame)) throw frame.error;
+          if (frame.kind === "done") {
+            release();
+            ctx.annotate(usageFields(usage.value));
+            return jsonReply(200, collector.result());
           }
-          const next = await within(frames.next());
-          if (next.done) throw toProxyError(new Error("stream ended without a terminal frame"));
-          batch = next.value;
+          if (!collector.add(frame)) {
+            throw new ProxyError(502, `The answer grew past ${Math.round(ctx.maxAnswerBytes / 1024 / 1024)} MiB, more than a non-streamed response may hold; it was abandoned. Ask with "stream": true for long answers.`, {
+              code: "answer_too_large",
+            });
+          }
         }
-      } finally {
-        // The upstream reader is left suspended after the frame that ended the answer; ending it
-        // gives back its connection slot, idle timer and body now. (Not awaited: after a spent
-        // budget a read may still be pending, and the reply need not wait for it.)
-        frames.return(undefined).catch(() => {});
+        const next = await within(frames.next());
+        if (next.done) throw toProxyError(new Error("stream ended without a terminal frame"));
+        batch = next.value;
       }
     }
 
-    return sseReply(head, frames, {
+    const rest = frames;
+    frames = undefined; // the writer's now: it ends them when the stream ends
+    return sseReply(head, rest, {
       encode: (frame) => dialect.encode(frame),
       keepAliveMs: ctx.keepAliveMs,
       ...(dialect.keepAlive ? { keepAlive: dialect.keepAlive } : {}),
@@ -129,6 +126,8 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
     release();
     upstreamAbort.abort();
     throw err;
+  } finally {
+    frames?.return(undefined).catch(() => {});
   }
 }
 

@@ -16,11 +16,12 @@ export interface Goal {
 
 interface Results {
   machine: { fixed_loop_ms?: Record<string, number> };
+  workload: { fresh_server_short_answers?: number };
   phases: Record<string, Record<string, Cell>>;
   proxy_rss_mb: Record<string, number>;
   /** the bare pass-through, fresh, under the same load (a reference, not judged) */
   passthrough_rss_mb?: Record<string, number>;
-  /** CPU per answer over a fresh server's first short answers (chat; how many: workload) */
+  /** CPU per answer over a fresh server's first short answers (chat; as many as workload says) */
   fresh_server_short_cpu_ms?: number;
   /** CPU of a fresh server's first long answers, one by one (chat; after its first short answers) */
   fresh_server_long_cpu_ms?: number[];
@@ -94,7 +95,7 @@ export function printTable(r: Results, goals: Goal[]): void {
     console.log(`\na fixed CPU loop between phases: ${Object.entries(loop).map(([k, v]) => `${k} ${f1(v)} ms`).join(", ")} (${spread > 1.3 ? `${f2(spread)}x apart: the machine was not steady, compare this run's sides with each other only` : "steady"})`);
   }
   console.log(`\nproxy RSS: ${Object.entries(r.proxy_rss_mb).map(([k, v]) => `${k} ${f1(v)} MB`).join(", ")}`);
-  if (r.fresh_server_short_cpu_ms !== undefined) console.log(`a fresh server's first short answers (chat; how many: workload), CPU each on average: ${r.fresh_server_short_cpu_ms} ms`);
+  if (r.fresh_server_short_cpu_ms !== undefined) console.log(`a fresh server's first ${r.workload.fresh_server_short_answers ?? ""} short answers (chat), CPU each on average: ${r.fresh_server_short_cpu_ms} ms`);
   if (r.fresh_server_long_cpu_ms) console.log(`a fresh server's first long answers (chat), CPU each: ${r.fresh_server_long_cpu_ms.map((ms) => `${ms} ms`).join(", ")}`);
   if (r.passthrough_rss_mb) console.log(`bare pass-through RSS: ${Object.entries(r.passthrough_rss_mb).map(([k, v]) => `${k} ${f1(v)} MB`).join(", ")}`);
   for (const [d, c] of Object.entries(r.converters)) {

@@ -28,8 +28,12 @@ import { requestMetrics } from "./observe/emf.js";
 const bootLog = createLogger("info");
 let log = bootLog;
 
-/** What a first request would otherwise wait for, fetched during init (bounded; a failure is redone by the request, with its error). */
-let warmUp: Promise<unknown> = Promise.resolve();
+/**
+ * What a first request would otherwise wait for, fetched during init (bounded; a failure is redone
+ * by the request, with its error), by name for the log line that says how init went.
+ */
+let warmUp: Record<string, Promise<unknown>> = {};
+let warmUpStarted = 0;
 const WARM_UP_MS = 5_000;
 
 /** Built once per cold start; a configuration error is served as a clear 500 instead of a crash loop. */
@@ -46,8 +50,9 @@ const app: App | ProxyError = (() => {
     const clientKeys: ClientKeyCheck =
       config.keys.kind === "secret" ? new SecretClientKeys(secrets, config.keys.secretId, log) : new StaticClientKeys(config.keys.keys);
     const { handle, models } = createApp({ tokens, clientKeys, upstream, config, log, onRequestEnd: requestMetrics() });
-    // The login, the client keys and the model catalog (which also opens the upstream connection).
-    warmUp = Promise.allSettled([tokens.get().then(() => models.list()), clientKeys.warm?.()]);
+    // The login and the model catalog (which also opens the upstream connection), and the client keys.
+    warmUpStarted = Date.now();
+    warmUp = { "login and model catalog": tokens.get().then(() => models.list()), ...(clientKeys.warm ? { "client keys": clientKeys.warm() } : {}) };
     return handle;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
@@ -57,7 +62,19 @@ const app: App | ProxyError = (() => {
 })();
 
 // Lambda's init phase runs this module to its end, top-level awaits included, before the first event.
-await Promise.race([warmUp, new Promise((resolve) => setTimeout(resolve, WARM_UP_MS).unref())]);
+await (async () => {
+  if (app instanceof ProxyError) return;
+  const failed: string[] = [];
+  const settled = Promise.all(Object.entries(warmUp).map(([what, done]) => done.catch(() => void failed.push(what))));
+  const outcome = await Promise.race([settled.then(() => (failed.length ? "incomplete" : "done")), new Promise<string>((resolve) => setTimeout(() => resolve("timed out"), WARM_UP_MS).unref())]);
+  // Lambda's REPORT line gives the init's whole duration; this says how much of it was the fetches and how they went.
+  log.info("ready", {
+    warm_up: outcome,
+    ...(failed.length ? { warm_up_failed: failed.join(", ") } : {}),
+    warm_up_ms: Date.now() - warmUpStarted,
+    process_ms: Math.round(process.uptime() * 1000),
+  });
+})();
 
 export function toRequest(event: LambdaFunctionURLEvent, signal: AbortSignal): AppRequest | ProxyError {
   const http = (event as Partial<LambdaFunctionURLEvent> | null)?.requestContext?.http;

@@ -19,6 +19,16 @@ const available = ricInstalled();
 
 const runtimes = lambdaRuntimes();
 
+/** The function's "ready" log record (its output reaches us a little after it polls for an event). */
+async function readyLine(logs: string[]): Promise<Record<string, unknown> | undefined> {
+  for (let waited = 0; waited < 5_000; waited += 20) {
+    const line = logs.find((l) => l.includes('"msg":"ready"'));
+    if (line) return JSON.parse(line.slice(line.indexOf("{"))) as Record<string, unknown>;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return undefined;
+}
+
 it("aws-lambda-ric is built (CI installs autoconf, automake and libtool for it), and Node 24 is there to run it on", () => {
   if (process.env.CI) {
     expect(available).toBe(true);
@@ -77,6 +87,55 @@ describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real run
     expect(text).toMatch(/^There are \*\*3\*\* letter/);
     expect(totalAt - firstAt).toBeGreaterThan(300);
     expect(lambda.failures).toEqual([]);
+  });
+
+  it("reads the login, the client keys and the model catalog during init, so the first request waits for none of them, and says so in a 'ready' line", async () => {
+    const ownSm = await new FakeSecretsManager().start();
+    const ownCodex = await new FakeCodex().start();
+    const ownLogs: string[] = [];
+    let cold: LambdaEmulator | undefined;
+    try {
+      ownSm.create("codex-tokens", JSON.stringify(authJson()));
+      ownSm.create("proxy-keys", JSON.stringify({ keys: [KEY] }));
+      const own = { ...env(), ...ownSm.env, CODEX_BASE_URL: ownCodex.url };
+      cold = await startEmulator({ bundleDir: bundle.bundleDir, env: own, concurrency: 1, timeoutMs: 60_000, nodePath }, ownLogs);
+      await cold.initDone;
+      const secretReads = () => ownSm.calls.filter((c) => c.op === "GetSecretValue").map((c) => c.body.SecretId);
+      const catalogReads = () => ownCodex.requests.filter((r) => r.path.startsWith("/backend-api/codex/models")).length;
+      expect(secretReads().sort()).toEqual(["codex-tokens", "proxy-keys"]);
+      expect(catalogReads()).toBe(1);
+      const ready = await readyLine(ownLogs);
+      expect(ready).toMatchObject({ level: "info", warm_up: "done" });
+      expect(ready?.warm_up_ms).toEqual(expect.any(Number));
+      expect(ready?.process_ms as number).toBeGreaterThanOrEqual(ready?.warm_up_ms as number);
+
+      ownCodex.enqueue({ kind: "sse", events: TEXT });
+      const res = await post(cold.url, chatBody({ stream: true }));
+      expect(await res.text()).toContain("data: [DONE]");
+      expect(secretReads()).toHaveLength(2);
+      expect(catalogReads()).toBe(1);
+      expect(ownCodex.responsesCalls).toHaveLength(1);
+    } finally {
+      await cold?.stop();
+      await ownCodex.stop();
+      await ownSm.stop();
+    }
+  });
+
+  it("says in its 'ready' line what it could not prepare during init", async () => {
+    const ownSm = await new FakeSecretsManager().start();
+    const ownLogs: string[] = [];
+    let cold: LambdaEmulator | undefined;
+    try {
+      ownSm.create("codex-tokens", '{"placeholder":"run npm run tokens:upload"}'); // as the stack leaves it before the first upload
+      ownSm.create("proxy-keys", JSON.stringify({ keys: [KEY] }));
+      cold = await startEmulator({ bundleDir: bundle.bundleDir, env: { ...env(), ...ownSm.env }, concurrency: 1, timeoutMs: 60_000, nodePath }, ownLogs);
+      await cold.initDone;
+      expect(await readyLine(ownLogs)).toMatchObject({ warm_up: "incomplete", warm_up_failed: "login and model catalog" });
+    } finally {
+      await cold?.stop();
+      await ownSm.stop();
+    }
   });
 
   it("streams tool calls the SDK assembles", async () => {

@@ -30,6 +30,7 @@ interface Results {
   lambda: {
     bundle_kb: number;
     import_ms: number;
+    import_warm_up_ms?: number;
     bare_ms: number;
     import_rss_mb: number;
     bare_rss_mb: number;
@@ -73,7 +74,8 @@ export function judge(r: Results): Goal[] {
   goals.push({ goal: "Lambda proxy bundle: <= 450 KB", measured: `${r.lambda.bundle_kb} KB`, holds: r.lambda.bundle_kb <= 450 });
   const importMs = r.lambda.import_ms - r.lambda.bare_ms;
   const importMb = r.lambda.import_rss_mb - r.lambda.bare_rss_mb;
-  goals.push({ goal: "importing the bundle on Node 24 (its whole init: secrets and catalog fetched), over bare node: <= 60 ms and 15 MB", measured: `+${f1(importMs)} ms, +${f1(importMb)} MB`, holds: importMs <= 60 && importMb <= 15 });
+  const fetching = r.lambda.import_warm_up_ms === undefined ? "" : ` (${f1(r.lambda.import_warm_up_ms)} ms of it fetching)`;
+  goals.push({ goal: "importing the bundle on Node 24 (its whole init: secrets and catalog fetched), over bare node: <= 60 ms and 15 MB", measured: `+${f1(importMs)} ms${fetching}, +${f1(importMb)} MB`, holds: importMs <= 60 && importMb <= 15 });
   perDialect("stream converter alone: > 600,000 events/s", (d) => r.converters[d]!.events_per_s, (v) => Math.round(v).toLocaleString("en"), (v) => v > 600_000, false);
   return goals;
 }
@@ -102,7 +104,7 @@ export function printTable(r: Results, goals: Goal[]): void {
     console.log(`converter ${d}: ${c.events_per_s.toLocaleString("en")} events/s alone, ${c.events_per_s_encoded.toLocaleString("en")} encoded; request converter ${c.requests_per_s_200_messages.toLocaleString("en")} 200-message requests/s`);
   }
   const l = r.lambda;
-  console.log(`lambda: bundle ${l.bundle_kb} KB; import ${f1(l.import_ms)} ms / ${f1(l.import_rss_mb)} MB (bare node ${f1(l.bare_ms)} ms / ${f1(l.bare_rss_mb)} MB); RIC init ${f1(l.ric_init_ms ?? NaN)} ms, first request ${f1(l.ric_first_request_ms ?? NaN)} ms (${f1(l.ric_first_request_in_function_ms ?? NaN)} ms in the function), warm ${f1(l.ric_warm_request_ms ?? NaN)} ms (${f1(l.ric_warm_request_in_function_ms ?? NaN)} ms)`);
+  console.log(`lambda: bundle ${l.bundle_kb} KB; import ${f1(l.import_ms)} ms (${f1(l.import_warm_up_ms ?? NaN)} ms of it fetching the login, the keys and the catalog) / ${f1(l.import_rss_mb)} MB (bare node ${f1(l.bare_ms)} ms / ${f1(l.bare_rss_mb)} MB); RIC init ${f1(l.ric_init_ms ?? NaN)} ms, first request ${f1(l.ric_first_request_ms ?? NaN)} ms (${f1(l.ric_first_request_in_function_ms ?? NaN)} ms in the function), warm ${f1(l.ric_warm_request_ms ?? NaN)} ms (${f1(l.ric_warm_request_in_function_ms ?? NaN)} ms)`);
   console.log(`cost per 1,000 30-s answers: ${JSON.stringify(r.cost.usd_per_1000_answers)}`);
   console.log("\ngoals:");
   for (const g of goals) console.log(`${g.holds ? "PASS" : "MISS"}  ${g.goal}: ${g.measured}`);

@@ -118,6 +118,12 @@ async function runPhase(phase: Phase, all: Side[], proxy: Child, passthrough: Ch
     for (const side of order) {
       // CPU and memory of the process the side reads through: the proxy, or the bare pass-through.
       const through = side.name === PASSTHROUGH ? passthrough : proxy;
+      // Short answers, as many at once, not timed: a process that sat idle while the other sides
+      // ran served its next burst slower, and the first of the proxy's sides after the two
+      // references (chat, in every rotation) paid for it each time: first text of a long answer
+      // 4.6 ms one at a time and 13.6 ms at 16 (the other dialects 3.2-3.5 and 7.3-9.9). With
+      // this, 2.1-2.8 and 5.7-7.0: every side is timed as a server already serving that load.
+      if ((await burst(side, false, phase.concurrency)).some((s) => !s.ok)) throw new Error(`${side.name}: a short burst before the ${phase.name} one failed`);
       const peak = phase.long && side.name !== "direct" && side.name !== PASSTHROUGH ? new PeakRss(proxy.pid) : undefined;
       const p0 = cpuMs(through.pid);
       const b0 = cpuMs(backend.pid);

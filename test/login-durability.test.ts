@@ -102,7 +102,8 @@ describe("a refreshed login is never lost", () => {
       const { url } = JSON.parse(stderr.split("\n").find((l) => l.includes('"listening"')) ?? "{}") as { url: string };
       for (let i = 0; i < 3; i++) expect((await readSse(await ask(url))).at(-1)).toBe("[DONE]");
       expect(h.oauth.calls.length).toBe(1);
-      expect(stderr).toContain('"stored":"rewritten"');
+      // Logged before the answer went out, but a pipe and a socket are read in no set order here.
+      await expect.poll(() => stderr, { timeout: 5_000 }).toContain('"stored":"rewritten"');
       expect(h.oauth.accepts(`Bearer ${stored(host).tokens.access_token}`)).toBe(true); // seen outside the namespace
       expect(tempFiles(join(dir, "codex"))).toEqual([]);
       expect(stderr).not.toMatch(/eyJ|rt\.\d+\./);

@@ -106,7 +106,7 @@ const PHASES: Phase[] = [
   { name: "short c64", long: false, concurrency: 64, batches: 2, reps: 2 },
   { name: "long c1", long: true, concurrency: 1, batches: 1, reps: 3 },
   { name: "long c16", long: true, concurrency: 16, batches: 1, reps: 2 },
-  { name: "long c64", long: true, concurrency: 64, batches: 1, reps: 1 },
+  { name: "long c64", long: true, concurrency: 64, batches: 1, reps: 2 },
 ];
 
 async function runPhase(phase: Phase, all: Side[], proxy: Child, passthrough: Child, backend: Child, peaks: Record<string, number>): Promise<Record<string, Cell>> {

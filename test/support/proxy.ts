@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { createApp, type AppDeps, type AppHandle } from "../../lambda/app.js";
 import { StaticClientKeys } from "../../lambda/auth/client-keys.js";
 import { FileTokenSource, type FileTokenOptions } from "../../lambda/auth/file-store.js";
-import { createUpstream } from "../../lambda/codex/http.js";
-import { readCoreConfig } from "../../lambda/config.js";
+import { createUpstream, type Upstream } from "../../lambda/codex/http.js";
+import { readCoreConfig, type CoreConfig } from "../../lambda/config.js";
 import { createLogger, type Logger } from "../../lambda/log.js";
 import { createNodeHandler } from "../../lambda/node-adapter.js";
 import { FakeCodex } from "./fake-codex.js";
@@ -59,20 +59,25 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
   writeFileSync(authPath, JSON.stringify(options.authJson ?? authJson()), { mode: 0o600 });
   const log = createLogger("debug", (line) => options.logLines?.push(line));
   // Nothing may leave loopback: without a fake OAuth endpoint, refreshes go to a closed local port.
-  const config = readCoreConfig({ CODEX_BASE_URL: codex.url, CODEX_REFRESH_URL: "http://127.0.0.1:9/no-oauth-in-tests", LOG_LEVEL: "debug", ...options.env });
-  const upstream = createUpstream(config.upstreamProxyUrl);
-  const deps: AppDeps = {
-    tokens: FileTokenSource.load(authPath, {
+  let config: CoreConfig;
+  let upstream: Upstream;
+  let tokens: FileTokenSource;
+  try {
+    config = readCoreConfig({ CODEX_BASE_URL: codex.url, CODEX_REFRESH_URL: "http://127.0.0.1:9/no-oauth-in-tests", LOG_LEVEL: "debug", ...options.env });
+    upstream = createUpstream(config.upstreamProxyUrl);
+    tokens = FileTokenSource.load(authPath, {
       refresh: { url: config.refreshUrl, fetch: upstream.fetch, backoffMs: [20, 40] },
       log,
       ...(options.clock ? { now: options.clock } : {}),
       ...options.tokenOptions,
-    }),
-    clientKeys: new StaticClientKeys(options.keys ?? []),
-    upstream,
-    config,
-    log,
-  };
+    });
+  } catch (err) {
+    // A test of a login or setting the proxy refuses at start still leaves no server or temp dir behind.
+    await codex.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const deps: AppDeps = { tokens, clientKeys: new StaticClientKeys(options.keys ?? []), upstream, config, log };
   if (options.clock) deps.clock = options.clock;
   if (options.limits) deps.limits = options.limits;
   if (options.onRequestEnd) deps.onRequestEnd = options.onRequestEnd;

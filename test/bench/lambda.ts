@@ -45,10 +45,13 @@ console.log(JSON.stringify({ ms: performance.now() - t0, rss: process.memoryUsag
 process.exit(0);
 `;
 
+/** What a child printed last: the programs run here end with one JSON line. */
+const lastJsonLine = <T>(stdout: string): T => JSON.parse(stdout.trim().split("\n").at(-1)!) as T;
+
 /** Asynchronous, so the loopback Secrets Manager in this process can answer the bundle's init. */
 async function probe(nodePath: string, bundle: string | undefined, env: Record<string, string>): Promise<{ ms: number; rss: number; warmUpMs?: number }> {
   const { stdout, stderr } = await run(nodePath, ["--input-type=module", "-e", PROBE, bundle ?? ""], { env: { PATH: process.env.PATH ?? "", ...env }, encoding: "utf8", timeout: 60_000 });
-  const figures = JSON.parse(stdout.trim().split("\n").at(-1)!) as { ms: number; rss: number };
+  const figures = lastJsonLine<{ ms: number; rss: number }>(stdout);
   const ready = stderr.split("\n").find((line) => line.includes('"msg":"ready"'));
   if (bundle && !ready?.includes('"warm_up":"done"')) throw new Error(`the bundle's init did not fetch everything it prepares:\n${stderr}`);
   return ready ? { ...figures, warmUpMs: (JSON.parse(ready) as { warm_up_ms: number }).warm_up_ms } : figures;
@@ -57,7 +60,7 @@ const run = promisify(execFile);
 
 export async function measureLambda(backendUrl: string, answerBody: string): Promise<LambdaFigures> {
   const { stdout } = await run(process.execPath, ["--import", "tsx", fileURLToPath(new URL("synth-main.ts", import.meta.url))], { encoding: "utf8", timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
-  const { outdir, bundleDir } = JSON.parse(stdout.trim().split("\n").at(-1)!) as ReturnType<typeof synthBundle>;
+  const { outdir, bundleDir } = lastJsonLine<ReturnType<typeof synthBundle>>(stdout);
   const sm = await new FakeSecretsManager().start();
   try {
     sm.create("codex-tokens", JSON.stringify(authJson()));

@@ -87,7 +87,7 @@ describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real run
     expect(lambda.failures).toEqual([]);
   });
 
-  it("reads the login, the client keys and the model catalog during init, so the first request waits for none of them, and says so in a 'ready' line", async () => {
+  it("reads the login, the client keys and the model catalog during init, so the first request waits for none of them (not even a connection to the backend), and says so in a 'ready' line", async () => {
     const ownSm = await new FakeSecretsManager().start();
     const ownCodex = await new FakeCodex().start();
     const ownLogs: string[] = [];
@@ -102,6 +102,7 @@ describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real run
       const catalogReads = () => ownCodex.requests.filter((r) => r.path.startsWith("/backend-api/codex/models")).length;
       expect(secretReads().sort()).toEqual(["codex-tokens", "proxy-keys"]);
       expect(catalogReads()).toBe(1);
+      expect(ownCodex.connections).toBe(1);
       const ready = await readyLine(ownLogs);
       expect(ready).toMatchObject({ level: "info", warm_up: "done" });
       expect(ready.warm_up_ms).toEqual(expect.any(Number));
@@ -113,6 +114,8 @@ describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real run
       expect(secretReads()).toHaveLength(2);
       expect(catalogReads()).toBe(1);
       expect(ownCodex.responsesCalls).toHaveLength(1);
+      // the catalog's connection, opened during init, carried the first answer
+      expect(ownCodex.connections).toBe(1);
     } finally {
       await cold?.stop();
       await ownCodex.stop();

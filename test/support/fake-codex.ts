@@ -53,14 +53,11 @@ export class FakeCodex {
   private readonly open = new Set<ServerResponse>();
   /** set when a client aborted a response this server was still writing */
   abortedResponses = 0;
-  /** TCP connections accepted so far */
-  connections = 0;
 
   url = "";
 
   constructor() {
     this.server = createServer((req, res) => void this.handle(req, res));
-    this.server.on("connection", () => this.connections++);
   }
 
   async start(): Promise<this> {

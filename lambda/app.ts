@@ -21,12 +21,14 @@ import { chatDialect } from "./dialects/chat/index.js";
 import { countTokens } from "./dialects/messages/count-tokens.js";
 import { anthropicErrorReply } from "./dialects/messages/errors.js";
 import { messagesDialect } from "./dialects/messages/index.js";
+import { compactDialect } from "./dialects/responses/compact.js";
 import { responsesDialect } from "./dialects/responses/index.js";
 import type { Dialect, Frame } from "./pipeline/dialect.js";
 import { runTurn, type Notes } from "./pipeline/run.js";
 import { handleModels } from "./routes/models.js";
 import { VERSION } from "./version.js";
 import type { AppRequest } from "./http/request.js";
+import { asksForWebSocket, webSocketRefused } from "./http/websocket.js";
 
 /** `budgetMs`: the runtime's time limit for this request (Lambda); the answer ends within it. */
 export type App = (request: AppRequest, options?: { budgetMs?: number }) => Promise<Reply>;
@@ -121,6 +123,7 @@ export function createApp(deps: AppDeps): AppHandle {
   });
   const chat = turn(chatDialect);
   const responses = turn(responsesDialect);
+  const compact = turn(compactDialect);
   const anthropic = messagesDialect(deps.config.anthropicModelMap);
   // Claude Code sends the key as x-api-key (ANTHROPIC_API_KEY) or as a bearer token (ANTHROPIC_AUTH_TOKEN).
   const anthropicKey = (request: AppRequest) => {
@@ -141,6 +144,8 @@ export function createApp(deps: AppDeps): AppHandle {
     "/chat/completions": chat,
     "/v1/responses": responses,
     "/responses": responses,
+    "/v1/responses/compact": compact,
+    "/responses/compact": compact,
     "/v1/messages": messages,
     "/v1/messages/count_tokens": tokenCount,
     "/v1/models": list,
@@ -190,8 +195,9 @@ export function createApp(deps: AppDeps): AppHandle {
       if (refusal) throw refusal;
       const route = routes[path];
       if (request.method === "OPTIONS") return finish(preflight(request, route));
+      if (route === responses && request.method === "GET" && asksForWebSocket(request.headers)) throw webSocketRefused(path);
       if (!route) {
-        throw new ProxyError(404, `No route ${request.method} ${url.pathname}. This proxy serves POST /v1/chat/completions, POST /v1/responses, POST /v1/messages, GET /v1/models and GET /health.`, {
+        throw new ProxyError(404, `No route ${request.method} ${url.pathname}. This proxy serves POST /v1/chat/completions, POST /v1/responses, POST /v1/responses/compact, POST /v1/messages, GET /v1/models and GET /health.`, {
           code: "unknown_url",
         });
       }

@@ -43,6 +43,8 @@ export function mapUpstreamFailure(info: UpstreamErrorInfo | undefined, nowMs: n
         code: "upstream_overloaded",
         headers: { "retry-after": "5" },
       });
+    case "invalid_encrypted_content":
+      return encryptedContentRefused(upstreamMessage);
     case "invalid_prompt":
     case "cyber_policy":
     case "content_filter":
@@ -53,6 +55,18 @@ export function mapUpstreamFailure(info: UpstreamErrorInfo | undefined, nowMs: n
         code: code ?? "upstream_error",
       });
   }
+}
+
+/**
+ * Encrypted reasoning and compaction content is bound to the login that minted it (and a compaction
+ * item to its `cmp_` id): replayed under another login it cannot be read. Retrying cannot help.
+ */
+function encryptedContentRefused(upstreamMessage: string): ProxyError {
+  return new ProxyError(
+    400,
+    `The conversation carries encrypted reasoning or compaction content that the backend cannot read under this ChatGPT login (${upstreamMessage}). Such content only works with the login that created it: the proxy's login has changed since (a new login as another account), or the items were altered. Start a new thread (in the Codex CLI: /new); a client that keeps its own history can instead resend it without its reasoning and compaction items.`,
+    { code: "invalid_encrypted_content", param: "input" },
+  );
 }
 
 function usageLimit(info: UpstreamErrorInfo, nowMs: number): ProxyError {
@@ -165,6 +179,7 @@ export function mapUpstreamHttpError(res: UpstreamHttpError, nowMs: number, logi
       headers: wait === undefined ? {} : { "retry-after": String(wait) },
     });
   }
+  if (parsed.info?.code === "invalid_encrypted_content") return mapUpstreamFailure(parsed.info, nowMs);
   if (status >= 400 && status < 500) {
     const text = parsed.detail ?? parsed.info?.message ?? (bodyText.trim().slice(0, 500) || `HTTP ${status}`);
     return new ProxyError(status === 413 ? 413 : 400, `The Codex backend rejected the request: ${text}`, {

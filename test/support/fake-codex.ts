@@ -1,10 +1,13 @@
 /**
  * A fake Codex backend on 127.0.0.1: replays recorded SSE, records every request it receives, and
- * can answer with an error body, a challenge page, or a stream cut at any event or byte.
+ * can answer with an error body, a challenge page, or a stream cut at any event or byte. Before any
+ * queued reply it refuses what the real backend refuses (backend-rules.ts), and it answers 404 on
+ * `/responses/compact`, as the real one has since 2026-08-12.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { CodexEvent } from "../../lambda/codex/types.js";
+import { CompactionLedger } from "./backend-rules.js";
 import { fixtureJson, toSse } from "./fixtures.js";
 
 export interface RecordedRequest {
@@ -53,6 +56,8 @@ export class FakeCodex {
   private readonly open = new Set<ServerResponse>();
   /** set when a client aborted a response this server was still writing */
   abortedResponses = 0;
+  /** the compaction items this backend minted, and its rules for what a body may carry */
+  readonly compactions = new CompactionLedger();
 
   url = "";
 
@@ -106,6 +111,9 @@ export class FakeCodex {
     if (recorded.path.startsWith("/backend-api/codex/models")) {
       return this.reply(res, { kind: "json", status: 200, body: fixtureJson("codex-models-catalog.trimmed.json") });
     }
+    if (recorded.path.startsWith("/backend-api/codex/responses/compact")) return this.reply(res, { kind: "json", status: 404, body: { detail: "Not Found" } });
+    const refusal = this.compactions.refusal(recorded.body, headers["chatgpt-account-id"] ?? "");
+    if (refusal) return this.reply(res, refusal);
     const next = this.replies.shift() ?? this.fallback;
     if (!next) return this.reply(res, { kind: "json", status: 500, body: { detail: "fake backend: no reply queued" } });
     await this.reply(res, typeof next === "function" ? next(recorded) : next);

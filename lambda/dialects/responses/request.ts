@@ -5,8 +5,11 @@
  * - `store: false` and `stream: true` always; `instructions` defaults to "";
  * - only the fields the backend accepts are forwarded (an allowlist: `temperature`,
  *   `max_output_tokens`, `metadata`, `user`, … never reach it);
- * - item `id`s are dropped (with `store: false` the backend cannot resolve them), `system` items
+ * - item `id`s are dropped (with `store: false` the backend cannot resolve them), except a
+ *   `compaction` item's `cmp_` id, to which the backend binds its encrypted content; `system` items
  *   become `developer` items, a string `input` becomes one user message;
+ * - a `compaction_trigger` (remote compaction, docs/codex-cli.md) must be the one, last, id-less
+ *   item, as the backend requires; the legacy `/responses/compact` call appends it;
  * - `include` always carries `reasoning.encrypted_content`, so reasoning survives between turns;
  * - function names over 64 characters are shortened (and restored on the way back);
  * - what needs server-side state is refused with a 400 that says what to send instead.
@@ -28,15 +31,24 @@ const FORWARDED = ["parallel_tool_calls", "text", "client_metadata"] as const;
 const ENCRYPTED_REASONING = "reasoning.encrypted_content";
 const FULL_HISTORY = "Send the whole conversation in `input` instead: this proxy's backend stores nothing between requests.";
 
-export function convertResponsesRequest(raw: unknown, options: { model: string; aliasEffort?: string }): ConvertedResponsesRequest {
+export interface ResponsesRequestOptions {
+  model: string;
+  aliasEffort?: string;
+  /** the legacy `/responses/compact` call: a compaction trigger ends the input, the answer is one JSON */
+  compact?: boolean;
+}
+
+export function convertResponsesRequest(raw: unknown, options: ResponsesRequestOptions): ConvertedResponsesRequest {
   if (!isObject(raw)) throw badRequest("The request body must be a JSON object.");
   refuseServerState(raw);
   const toolNames = new ToolNames();
-  const stream = raw.stream == null ? false : raw.stream;
+  const stream = raw.stream == null || options.compact ? false : raw.stream;
   if (typeof stream !== "boolean") throw badRequest("stream must be a boolean.", "stream");
   if (raw.instructions != null && typeof raw.instructions !== "string") throw badRequest("instructions must be a string.", "instructions");
   const instructions = (raw.instructions as string | undefined) ?? "";
   const input = convertInput(raw.input, toolNames);
+  if (options.compact && input.at(-1)?.type !== COMPACTION_TRIGGER) input.push({ type: COMPACTION_TRIGGER });
+  checkCompactionTrigger(input);
 
   const body: PassthroughRequest = {
     model: options.model,
@@ -68,6 +80,23 @@ function refuseServerState(raw: Json): void {
   if (raw.prompt != null) throw badRequest("Stored prompt templates (prompt) cannot be used here; send instructions and input instead.", "prompt", "unsupported_parameter");
 }
 
+const COMPACTION_TRIGGER = "compaction_trigger";
+/** The prefix of the ids the backend mints for compaction items (it refuses others: "Expected an ID that begins with cmp"). */
+const COMPACTION_ID = /^cmp_/;
+
+/** The backend's rule for remote compaction: one trigger, the last item ("must be the final input item"). */
+function checkCompactionTrigger(input: Json[]): void {
+  const at = input.findIndex((item) => item.type === COMPACTION_TRIGGER);
+  if (at === -1) return;
+  if (at !== input.length - 1) {
+    throw badRequest(
+      `input[${at}] is a compaction_trigger, which must be the one and last item of input (it asks the backend to compact everything before it); move it to the end, once.`,
+      `input[${at}]`,
+      "invalid_compaction_trigger",
+    );
+  }
+}
+
 function convertInput(input: unknown, toolNames: ToolNames): Json[] {
   if (typeof input === "string") return [{ type: "message", role: "user", content: [{ type: "input_text", text: input }] }];
   if (!Array.isArray(input) || input.length === 0) throw badRequest("input must be a string or a non-empty array of items.", "input");
@@ -83,6 +112,11 @@ function convertItem(item: unknown, param: string, toolNames: ToolNames): Json {
       "unsupported_item_reference",
     );
   }
+  if (item.type === COMPACTION_TRIGGER && item.id !== undefined) {
+    throw badRequest(`${param} is a compaction_trigger with an id; send it as {"type":"compaction_trigger"}, without one.`, `${param}.id`, "invalid_compaction_trigger");
+  }
+  // The encrypted content of a compaction item is bound to the id the backend minted with it.
+  if (item.type === "compaction" && typeof item.id === "string" && COMPACTION_ID.test(item.id)) return { ...item };
   const { id: _id, ...copy } = item; // ids refer to stored items, which this backend never has
   if (copy.type === undefined && typeof copy.role === "string") copy.type = "message";
   if (typeof copy.type !== "string") throw badRequest(`${param}.type must be a string (message, function_call, function_call_output, reasoning, …).`, `${param}.type`);

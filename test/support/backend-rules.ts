@@ -1,0 +1,73 @@
+/**
+ * What the real Codex backend refuses in a `/responses` body, so the fake refuses it too, with the
+ * real status and error shape (docs/backend.md, "Input items" and "Remote compaction"):
+ * - an input item with an `id` (with `store: false` nothing is stored to resolve it) — 404;
+ * - a `compaction_trigger` that is not the last item, or that carries an id — 400;
+ * - a `compaction` item whose id does not begin with `cmp` — 400; whose id or content is not what
+ *   the backend minted, or that was minted under another account — 400 `invalid_encrypted_content`.
+ * Compaction items are minted here (`mint`), so the fake knows each one's content and account.
+ */
+import { randomBytes } from "node:crypto";
+import type { Reply } from "./fake-codex.js";
+
+interface Minted {
+  encrypted_content: string;
+  account: string;
+}
+
+const error = (status: number, message: string, param: string | null, code: string | null): Reply => ({
+  kind: "json",
+  status,
+  body: { error: { message, type: "invalid_request_error", param, code } },
+});
+
+export class CompactionLedger {
+  private readonly minted = new Map<string, Minted>();
+
+  /** A compaction item as the backend mints it for this account. */
+  mint(account: string): { type: "compaction"; id: string; encrypted_content: string } {
+    const item = { type: "compaction" as const, id: `cmp_${randomBytes(12).toString("hex")}`, encrypted_content: `gAAAAA${randomBytes(48).toString("base64")}` };
+    this.minted.set(item.id, { encrypted_content: item.encrypted_content, account });
+    return item;
+  }
+
+  /** The refusal the real backend would give this body, or undefined when it would accept it. */
+  refusal(body: unknown, account: string): Reply | undefined {
+    const input = (body as { input?: unknown } | undefined)?.input;
+    if (!Array.isArray(input)) return undefined;
+    for (const [i, raw] of input.entries()) {
+      const item = raw as Record<string, unknown>;
+      if (item.type === "compaction_trigger") {
+        if (i !== input.length - 1) return error(400, "The 'compaction_trigger' item must be the final input item.", `input[${i}]`, "invalid_value");
+        if (item.id !== undefined) return error(400, `Invalid 'input[${i}].id': a compaction_trigger takes no id.`, `input[${i}].id`, "invalid_value");
+        continue;
+      }
+      if (item.type === "compaction") {
+        const refused = this.checkCompaction(item, i, account);
+        if (refused) return refused;
+        continue;
+      }
+      if (item.id !== undefined) {
+        return error(
+          404,
+          `Item with id '${String(item.id)}' not found. Items are not persisted when \`store\` is set to false. Try again with \`store\` set to true, or remove this item from your input.`,
+          "input",
+          null,
+        );
+      }
+    }
+    return undefined;
+  }
+
+  private checkCompaction(item: Record<string, unknown>, i: number, account: string): Reply | undefined {
+    const id = item.id;
+    const unverified = (reason: string) =>
+      error(400, `The encrypted content for item ${typeof id === "string" ? id : "(no id)"} could not be verified. Reason: ${reason}`, null, "invalid_encrypted_content");
+    if (id === undefined) return unverified("Encrypted content item_id did not match the target item id.");
+    if (typeof id !== "string" || !id.startsWith("cmp")) return error(400, `Invalid 'input[${i}].id': '${String(id)}'. Expected an ID that begins with 'cmp'.`, `input[${i}].id`, "invalid_value");
+    const minted = this.minted.get(id);
+    if (!minted || minted.encrypted_content !== item.encrypted_content) return unverified("Encrypted content item_id did not match the target item id.");
+    if (minted.account !== account) return unverified("Encrypted content could not be decrypted or parsed.");
+    return undefined;
+  }
+}

@@ -101,6 +101,14 @@ describe("remote compaction (v2) passes through faithfully", () => {
     expect(sent?.input.at(-1)).toEqual({ type: "compaction_trigger" });
     expect(sent?.input.slice(0, -1).every((item) => !("id" in item))).toBe(true);
     expect(sent?.input).toHaveLength(HISTORY.length + 1);
+    // marked as Codex marks it; ordinary turns are not
+    expect(proxy.codex.responsesCalls.at(-1)?.headers["x-codex-beta-features"]).toBe("remote_compaction_v2");
+  });
+
+  it("an ordinary turn carries no compaction mark upstream", async () => {
+    proxy.codex.enqueue({ kind: "sse", events: turnOf([message("plain")]) });
+    await client.responses.create({ model: "gpt-5.5", input: "hi" });
+    expect(proxy.codex.responsesCalls.at(-1)?.headers).not.toHaveProperty("x-codex-beta-features");
   });
 
   it("the compaction item sent back keeps its cmp_ id and encrypted content byte for byte, and the backend accepts it", async () => {
@@ -110,6 +118,7 @@ describe("remote compaction (v2) passes through faithfully", () => {
     const response = await client.responses.create({ model: "gpt-5.5", input: input as never });
     expect(response.output_text).toBe("Done after compaction.");
     const sent = upstreamBodies().at(-1)?.input ?? [];
+    expect(proxy.codex.responsesCalls.at(-1)?.headers["x-codex-beta-features"]).toBe("remote_compaction_v2");
     expect(sent[1]).toEqual(minted);
     expect(sent[0]).not.toHaveProperty("id");
     expect(sent[2]).not.toHaveProperty("id");

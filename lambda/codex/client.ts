@@ -13,6 +13,7 @@ import { VERSION } from "../version.js";
 import { HeadersTimeout, type UpstreamReply, type SendInit, type Upstream } from "./http.js";
 import type { HeaderMap } from "../http/headers.js";
 import { isChallenge } from "./errors.js";
+import { REMOTE_COMPACTION_FEATURE, usesRemoteCompaction } from "./compaction.js";
 import { UpstreamSlots } from "./slots.js";
 import { describe, idleTimeoutError, MAX_EVENT_BYTES, mib, readEvents } from "./sse.js";
 import type { CodexEvent, UpstreamRequest } from "./types.js";
@@ -85,7 +86,12 @@ export class CodexClient {
     const url = `${this.baseUrl(credentials)}/responses`;
     const init: SendInit = {
       method: "POST",
-      headers: { ...this.headers(credentials, body.prompt_cache_key), "content-type": "application/json", accept: "text/event-stream" },
+      headers: {
+        ...this.headers(credentials, body.prompt_cache_key),
+        ...(usesRemoteCompaction(body.input) ? { "x-codex-beta-features": REMOTE_COMPACTION_FEATURE } : {}),
+        "content-type": "application/json",
+        accept: "text/event-stream",
+      },
       body: JSON.stringify(body),
       signal,
     };

@@ -15,6 +15,7 @@
  * - what needs server-side state is refused with a 400 that says what to send instead.
  */
 import { derivedCacheKey } from "../../codex/cache-key.js";
+import { COMPACTION_ITEM, COMPACTION_TRIGGER, isCompactionId } from "../../codex/compaction.js";
 import { ToolNames } from "../../codex/tool-names.js";
 import type { PassthroughRequest } from "../../codex/types.js";
 import { badRequest } from "../../errors.js";
@@ -80,10 +81,6 @@ function refuseServerState(raw: Json): void {
   if (raw.prompt != null) throw badRequest("Stored prompt templates (prompt) cannot be used here; send instructions and input instead.", "prompt", "unsupported_parameter");
 }
 
-const COMPACTION_TRIGGER = "compaction_trigger";
-/** The prefix of the ids the backend mints for compaction items (it refuses others: "Expected an ID that begins with cmp"). */
-const COMPACTION_ID = /^cmp_/;
-
 /** The backend's rule for remote compaction: one trigger, the last item ("must be the final input item"). */
 function checkCompactionTrigger(input: Json[]): void {
   const at = input.findIndex((item) => item.type === COMPACTION_TRIGGER);
@@ -116,7 +113,7 @@ function convertItem(item: unknown, param: string, toolNames: ToolNames): Json {
     throw badRequest(`${param} is a compaction_trigger with an id; send it as {"type":"compaction_trigger"}, without one.`, `${param}.id`, "invalid_compaction_trigger");
   }
   // The encrypted content of a compaction item is bound to the id the backend minted with it.
-  if (item.type === "compaction" && typeof item.id === "string" && COMPACTION_ID.test(item.id)) return { ...item };
+  if (item.type === COMPACTION_ITEM && isCompactionId(item.id)) return { ...item };
   const { id: _id, ...copy } = item; // ids refer to stored items, which this backend never has
   if (copy.type === undefined && typeof copy.role === "string") copy.type = "message";
   if (typeof copy.type !== "string") throw badRequest(`${param}.type must be a string (message, function_call, function_call_output, reasoning, …).`, `${param}.type`);

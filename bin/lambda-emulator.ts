@@ -49,6 +49,7 @@ interface Worker {
 }
 
 const NUL8 = Buffer.alloc(8);
+const HOP_BY_HOP = new Set(["connection", "upgrade", "keep-alive", "proxy-connection", "te", "trailer"]);
 
 export class LambdaEmulator {
   private readonly front: Server;
@@ -141,7 +142,8 @@ export class LambdaEmulator {
     const headers: Record<string, string> = {};
     const cookies: string[] = [];
     for (const [name, value] of Object.entries(req.headers)) {
-      if (value === undefined) continue;
+      // A Function URL does not hand the function the connection's own (hop-by-hop) headers.
+      if (value === undefined || HOP_BY_HOP.has(name)) continue;
       if (name === "cookie") cookies.push(...String(value).split(/;\s*/));
       else headers[name] = Array.isArray(value) ? value.join(",") : value;
     }

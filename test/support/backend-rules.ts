@@ -1,6 +1,6 @@
 /**
  * What the real Codex backend refuses in a `/responses` body, so the fake refuses it too, with the
- * real status and error shape (docs/backend.md, "Input items" and "Remote compaction"):
+ * real status and error shape (docs/codex-cli.md, "Remote compaction"; README, Responses API):
  * - an input item with an `id` (with `store: false` nothing is stored to resolve it) — 404;
  * - a `compaction_trigger` that is not the last item, or that carries an id — 400;
  * - a `compaction` item whose id does not begin with `cmp` — 400; whose id or content is not what

@@ -7,7 +7,9 @@
  *   ClientRequestToken; a retried step finds it there and never refreshes twice, and a rotation
  *   interrupted before finishSecret is completed from that stored value;
  * - testSecret never discards a pending value (its refresh already consumed the old token);
- * - a permanent refusal is marked on the secret (login-marks.ts) and never retried.
+ * - a permanent refusal is marked on the secret (login-marks.ts) and never retried;
+ * - a refresh that was sent is waited for until just before the function's own time runs out
+ *   (leaving time to store the answer), and never sent again with the same token (oauth.ts).
  */
 import {
   DescribeSecretCommand,
@@ -19,7 +21,7 @@ import {
 import { parseAuthJson, type ParsedAuth } from "./auth/auth-json.js";
 import { isExpired } from "./auth/freshness.js";
 import { isMarkedDead, markDead } from "./auth/login-marks.js";
-import { applyRefresh, refreshWithRetry, RefreshError, type RefreshOptions } from "./auth/oauth.js";
+import { ANSWER_WAIT_MS, applyRefresh, refreshWithRetry, RefreshError, type RefreshOptions } from "./auth/oauth.js";
 import { createUpstream } from "./codex/http.js";
 import { readCoreConfig } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
@@ -30,6 +32,14 @@ export interface RotationEvent {
   ClientRequestToken: string;
   RotationToken?: string;
 }
+
+/** The part of the Lambda context the rotation reads: how long it may still run. */
+export interface RotationContext {
+  getRemainingTimeInMillis(): number;
+}
+
+/** What storing a refreshed login may take after the answer (putWithRetry's six tries and backoff). */
+const STORE_MARGIN_MS = 30_000;
 
 export interface RotationDeps {
   client: SecretsManagerClient;
@@ -48,11 +58,11 @@ function refreshable(text: string): ParsedAuth | undefined {
   }
 }
 
-export function createRotationHandler(deps: RotationDeps): (event: RotationEvent) => Promise<void> {
+export function createRotationHandler(deps: RotationDeps): (event: RotationEvent, context?: RotationContext) => Promise<void> {
   const { client, log } = deps;
   const now = deps.now ?? Date.now;
 
-  async function createSecret(secretId: string, token: string): Promise<void> {
+  async function createSecret(secretId: string, token: string, context: RotationContext | undefined): Promise<void> {
     try {
       await client.send(new GetSecretValueCommand({ SecretId: secretId, VersionId: token, VersionStage: "AWSPENDING" }));
       log.info("rotation: pending login already stored for this token; not refreshing again", { secret_id: secretId, step: "createSecret" });
@@ -72,10 +82,20 @@ export function createRotationHandler(deps: RotationDeps): (event: RotationEvent
     if (await isMarkedDead(client, secretId, auth.refreshToken)) {
       throw new Error(`the login in ${secretId} was refused for good earlier; upload a new one with npm run tokens:upload (not refreshing again)`);
     }
+    const left = context ? context.getRemainingTimeInMillis() - STORE_MARGIN_MS : Number.POSITIVE_INFINITY;
+    const answerWaitMs = Math.max(1_000, Math.min(deps.refresh.answerWaitMs ?? ANSWER_WAIT_MS, left));
     let result;
     try {
-      result = await refreshWithRetry(auth.refreshToken, deps.refresh);
+      result = await refreshWithRetry(auth.refreshToken, { ...deps.refresh, answerWaitMs });
     } catch (err) {
+      if (err instanceof RefreshError && err.outcomeUnknown) {
+        log.error("rotation: the token endpoint did not answer the refresh in time; not sending it again with the same token", {
+          event: "rotation_failed",
+          permanent: false,
+          secret_id: secretId,
+          waited_ms: answerWaitMs,
+        });
+      }
       if (err instanceof RefreshError && err.permanent) {
         await markDead(client, secretId, auth.refreshToken);
         log.error("rotation failed: the login can no longer be refreshed; run `codex login` with a dedicated CODEX_HOME and `npm run tokens:upload`", {
@@ -130,7 +150,7 @@ export function createRotationHandler(deps: RotationDeps): (event: RotationEvent
     log.info("rotation finished: the refreshed login is current", { secret_id: secretId });
   }
 
-  return async (event) => {
+  return async (event, context) => {
     const { Step: step, SecretId: secretId, ClientRequestToken: token } = event;
     const described = await client.send(new DescribeSecretCommand({ SecretId: secretId }));
     if (!described.RotationEnabled) throw new Error(`rotation is not enabled for ${secretId}`);
@@ -144,7 +164,7 @@ export function createRotationHandler(deps: RotationDeps): (event: RotationEvent
     if (!tokenStages.includes("AWSPENDING")) throw new Error(`version ${token} of ${secretId} is not AWSPENDING`);
     switch (step) {
       case "createSecret":
-        return createSecret(secretId, token);
+        return createSecret(secretId, token, context);
       case "setSecret":
         return; // the provider issued the tokens: nothing to push anywhere
       case "testSecret":
@@ -159,8 +179,8 @@ export function createRotationHandler(deps: RotationDeps): (event: RotationEvent
 
 /** Lambda entry point: config from the environment, once per cold start. */
 export const handler = (() => {
-  let rotate: ((event: RotationEvent) => Promise<void>) | undefined;
-  return async (event: RotationEvent): Promise<void> => {
+  let rotate: ((event: RotationEvent, context?: RotationContext) => Promise<void>) | undefined;
+  return async (event: RotationEvent, context?: RotationContext): Promise<void> => {
     if (!rotate) {
       const config = readCoreConfig(process.env);
       rotate = createRotationHandler({
@@ -169,6 +189,6 @@ export const handler = (() => {
         log: createLogger(config.logLevel),
       });
     }
-    return rotate(event);
+    return rotate(event, context);
   };
 })();

@@ -20,7 +20,7 @@ let sm: FakeSecretsManager;
 let oauth: FakeOAuth;
 let client: SecretsManagerClient;
 let logs: string[];
-let rotate: (event: RotationEvent) => Promise<void>;
+let rotate: ReturnType<typeof createRotationHandler>;
 let original: { access: string; refresh: string };
 
 beforeEach(async () => {
@@ -103,6 +103,30 @@ describe("rotation steps", () => {
     for (const s of STEPS) await step(s, token);
     expect(oauth.calls.length).toBe(3);
     expect(oauth.accepts(`Bearer ${current().tokens.access_token}`)).toBe(true);
+  });
+
+  it("a slow token endpoint (token spent at once, answer late) is waited for and stored: one OAuth call", async () => {
+    oauth.delayMs = 1_500;
+    const token = await startRotation();
+    await rotate({ Step: "createSecret", SecretId: SECRET, ClientRequestToken: token }, { getRemainingTimeInMillis: () => 120_000 });
+    for (const s of STEPS.slice(1)) await step(s, token);
+    expect(oauth.calls.map((c) => c.refreshToken)).toEqual([original.refresh]);
+    expect(oauth.accepts(`Bearer ${current().tokens.access_token}`)).toBe(true);
+  });
+
+  it("a refresh still unanswered when the function's time is nearly up is given up on and never resent; the login is not marked dead", async () => {
+    oauth.delayMs = 3_000;
+    const before = sm.current(SECRET);
+    const token = await startRotation();
+    // 31.5 s left: the refresh may wait 1.5 s, leaving 30 s to store its answer
+    const started = Date.now();
+    await expect(rotate({ Step: "createSecret", SecretId: SECRET, ClientRequestToken: token }, { getRemainingTimeInMillis: () => 31_500 })).rejects.toThrow(/outcome is unknown/);
+    expect(Date.now() - started).toBeLessThan(2_900);
+    expect(oauth.calls.length).toBe(1);
+    expect(sm.current(SECRET)).toBe(before);
+    expect(sm.find(SECRET).tags.get(DEAD_LOGIN_TAG)).toBeUndefined();
+    const failures = logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === "rotation_failed");
+    expect(failures).toEqual([expect.objectContaining({ level: "error", permanent: false, secret_id: SECRET })]);
   });
 
   it("a permanent failure leaves the secret unchanged, marks the login, logs one structured line, and is never retried", async () => {

@@ -3,9 +3,12 @@
  * backend that rejects expired access tokens with the real 401 body.
  */
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { refreshWithRetry, RefreshError } from "../lambda/auth/oauth.js";
 import { FakeCodex } from "./support/fake-codex.js";
 import { loginDoc } from "./support/fake-oauth.js";
 import { ask, EXPIRED_401, loginHarness, stored } from "./support/login-harness.js";
@@ -180,5 +183,58 @@ describe("two processes sharing one auth.json", () => {
     } finally {
       await codex.stop();
     }
+  });
+});
+
+describe("a slow or silent token endpoint never costs the login", () => {
+  it("an endpoint that spends the token at once and answers late: waited for, never sent again; requests meanwhile get 503 login_refresh_pending, then the new login is stored and used", async () => {
+    h.oauth.delayMs = 1_500;
+    const p = await h.start(h.oauth.issue({ expiredAccess: true }), { tokenOptions: { refreshWaitMs: 300 } });
+    const early = await ask(p.baseURL);
+    expect(early.status).toBe(503);
+    expect(await early.json()).toMatchObject({ error: { code: "login_refresh_pending" } });
+    await expect.poll(() => stored(p.authPath).tokens.refresh_token, { timeout: 5_000 }).not.toBe(h.oauth.calls[0]?.refreshToken);
+    const later = await ask(p.baseURL);
+    expect(later.status).toBe(200);
+    await later.text();
+    expect(h.oauth.calls.length).toBe(1);
+    expect(h.oauth.accepts(`Bearer ${stored(p.authPath).tokens.access_token}`)).toBe(true);
+  });
+
+  it("a refresh whose answer is cut off after it was sent (outcome unknown) is not sent again with the same token, and the login is not declared dead", async () => {
+    const cutting = createServer((req, res) => {
+      calls++;
+      req.resume();
+      req.on("end", () => res.socket?.destroy()); // read (and, for all we know, spent), never answered
+    });
+    let calls = 0;
+    await new Promise<void>((resolve) => cutting.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(cutting.address() as AddressInfo).port}/oauth/token`;
+      const err = await refreshWithRetry("rt.1.cut", { url, fetch: globalThis.fetch, backoffMs: [10, 20] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RefreshError);
+      expect(err).toMatchObject({ outcomeUnknown: true, permanent: false });
+      expect(calls).toBe(1);
+      // and one that waits past answerWaitMs is the same: given up on, never resent
+      const login = h.oauth.issue();
+      h.oauth.delayMs = 1_000;
+      const silent = await refreshWithRetry(login.refresh, { url: h.oauth.url, fetch: globalThis.fetch, backoffMs: [10], answerWaitMs: 200 }).catch((e: unknown) => e);
+      expect(silent).toMatchObject({ outcomeUnknown: true });
+      expect(h.oauth.calls.map((c) => c.refreshToken)).toEqual([login.refresh]);
+    } finally {
+      cutting.closeAllConnections();
+      await new Promise<void>((resolve) => cutting.close(() => resolve()));
+    }
+  });
+
+  it("a refresh that never left (connection refused) is tried again", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    let slept = 0;
+    const err = await refreshWithRetry("rt.1.x", { url: `http://127.0.0.1:${port}/oauth/token`, fetch: globalThis.fetch, backoffMs: [5, 5], sleep: async () => void slept++ }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ outcomeUnknown: false, permanent: false });
+    expect(slept).toBe(2);
   });
 });

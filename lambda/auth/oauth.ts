@@ -3,6 +3,12 @@
  * Refresh tokens are single-use: the answer carries a new one and the old one is dead from then on,
  * so callers must store the result before using it, and must never retry a refresh that was
  * refused for good.
+ *
+ * Nor may a refresh whose outcome is unknown be sent again: once the request has gone out, the
+ * endpoint may have spent the token even if its answer is slow, and a second call with it would only
+ * get `refresh_token_reused`, losing the new tokens the first call produced. So a sent request is
+ * waited for as long as its answer can still come, and only a request that never left (the
+ * connection could not be made) or an answer that refused it for now is tried again.
  */
 import { ProxyError } from "../errors.js";
 import type { Fetch } from "../codex/http.js";
@@ -32,10 +38,33 @@ export class RefreshError extends Error {
     message: string,
     readonly permanent: boolean,
     readonly code: string | null,
+    /** the request went out and no complete answer came back: the token may be spent */
+    readonly outcomeUnknown = false,
   ) {
     super(message);
     this.name = "RefreshError";
   }
+
+  get retryable(): boolean {
+    return !this.permanent && !this.outcomeUnknown;
+  }
+}
+
+/**
+ * How long a sent refresh is waited for. auth.openai.com sits behind Cloudflare, which gives up on a
+ * silent origin after 100 s (its 524), so no answer comes later than that; this stays under the
+ * file lock's 120 s staleness too, so no other process can take the login over meanwhile.
+ */
+export const ANSWER_WAIT_MS = 105_000;
+
+/** Errors raised before the request could leave: nothing reached the token endpoint. */
+const NOT_SENT = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL|ERR_EGRESS_PROXY)$|CERT|TLS|SSL/;
+
+/** The error's own code, or its cause's (fetch wraps the socket's error as its cause). */
+function neverSent(err: unknown): boolean {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
+  const code = e?.code ?? e?.cause?.code;
+  return typeof code === "string" && NOT_SENT.test(code);
 }
 
 export interface RefreshOptions {
@@ -44,8 +73,8 @@ export interface RefreshOptions {
   /** waits between attempts on transient failures; the number of entries + 1 is the attempt count */
   backoffMs?: readonly number[];
   sleep?: (ms: number) => Promise<void>;
-  /** how long one call to the token endpoint may take */
-  attemptTimeoutMs?: number;
+  /** how long a sent call is waited for (ANSWER_WAIT_MS); never resent after that */
+  answerWaitMs?: number;
 }
 
 export async function requestRefresh(refreshToken: string, options: RefreshOptions): Promise<RefreshResult> {
@@ -57,10 +86,12 @@ export async function requestRefresh(refreshToken: string, options: RefreshOptio
       body: JSON.stringify({ client_id: CODEX_CLIENT_ID, grant_type: "refresh_token", refresh_token: refreshToken }),
       // A redirect would carry the refresh token to whatever host it names.
       redirect: "manual",
-      signal: AbortSignal.timeout(options.attemptTimeoutMs ?? 20_000),
+      signal: AbortSignal.timeout(options.answerWaitMs ?? ANSWER_WAIT_MS),
     });
   } catch (err) {
-    throw new RefreshError(`the token endpoint could not be reached (${err instanceof Error ? err.message : String(err)})`, false, null);
+    const why = err instanceof Error ? err.message : String(err);
+    if (neverSent(err)) throw new RefreshError(`the token endpoint could not be reached (${why})`, false, null);
+    throw new RefreshError(`the token endpoint did not answer a refresh that was sent (${why}); its outcome is unknown, so it is not sent again with the same token`, false, null, true);
   }
   if (res.status >= 300 && res.status <= 399) {
     await res.body?.cancel().catch(() => {});
@@ -70,7 +101,7 @@ export async function requestRefresh(refreshToken: string, options: RefreshOptio
   try {
     text = (await res.text()).slice(0, 64 * 1024);
   } catch (err) {
-    throw new RefreshError(`the token endpoint's answer was cut off (${err instanceof Error ? err.message : String(err)})`, false, null);
+    throw new RefreshError(`the token endpoint's answer was cut off (${err instanceof Error ? err.message : String(err)}); its outcome is unknown, so it is not sent again with the same token`, false, null, true);
   }
   let body: Record<string, unknown> = {};
   try {
@@ -90,7 +121,7 @@ export async function requestRefresh(refreshToken: string, options: RefreshOptio
   throw new RefreshError(refreshToken.length >= 8 ? said.replaceAll(refreshToken, "[redacted]") : said, permanent, code);
 }
 
-/** Retries transient failures with backoff; a permanent refusal is thrown at once. */
+/** Retries failures that cannot have spent the token, with backoff; anything else is thrown at once. */
 export async function refreshWithRetry(refreshToken: string, options: RefreshOptions): Promise<RefreshResult> {
   const waits = options.backoffMs ?? [1000, 3000];
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
@@ -98,7 +129,7 @@ export async function refreshWithRetry(refreshToken: string, options: RefreshOpt
     try {
       return await requestRefresh(refreshToken, options);
     } catch (err) {
-      if (!(err instanceof RefreshError) || err.permanent || attempt >= waits.length) throw err;
+      if (!(err instanceof RefreshError) || !err.retryable || attempt >= waits.length) throw err;
       await sleep(waits[attempt] ?? 0);
     }
   }

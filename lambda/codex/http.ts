@@ -104,15 +104,20 @@ function tunnelling<A extends HttpAgent>(agent: A, proxy: URL, tls: boolean): A 
     connectRequest.once("connect", (res, socket) => {
       if (res.statusCode !== 200) {
         socket.destroy();
-        return done(new Error(`the egress proxy ${proxy.host} refused the tunnel to ${target} (HTTP ${res.statusCode})`));
+        return done(egressError(`the egress proxy ${proxy.host} refused the tunnel to ${target} (HTTP ${res.statusCode})`));
       }
       done(null, tls ? tlsConnect({ socket, servername: options.servername || options.host, ALPNProtocols: ["http/1.1"] }) : socket);
     });
-    connectRequest.once("error", (err) => done(new Error(`the egress proxy ${proxy.host} cannot be reached (${err.message})`)));
+    connectRequest.once("error", (err) => done(egressError(`the egress proxy ${proxy.host} cannot be reached (${err.message})`)));
     connectRequest.end();
     return undefined;
   };
   return agent;
+}
+
+/** A tunnel that could not be opened: the request never left (the token refresh relies on knowing that). */
+function egressError(message: string): Error {
+  return Object.assign(new Error(message), { code: "ERR_EGRESS_PROXY" });
 }
 
 function proxyAuthorization(proxy: URL): Record<string, string> {

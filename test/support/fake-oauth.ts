@@ -1,7 +1,7 @@
 /**
  * A fake OAuth token endpoint with the real single-use semantics: each refresh token works once and
  * is replaced; reusing one answers the recorded `refresh_token_reused` 401. Expired and invalidated
- * variants, a slow mode and a failing mode. It also says which access tokens the fake backend
+ * variants, a slow mode (the token is spent at once, the answer comes `delayMs` later) and a failing mode. It also says which access tokens the fake backend
  * should accept.
  */
 import { createServer, type Server } from "node:http";
@@ -30,8 +30,12 @@ export class FakeOAuth {
       const body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as Record<string, unknown>;
       const refreshToken = String(body.refresh_token ?? "");
       this.calls.push({ refreshToken, body });
-      if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
-      const send = (status: number, payload: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(payload));
+      // As a real endpoint can: the token is judged (and spent) at once, the answer may come late.
+      const delay = this.delayMs;
+      const send = (status: number, payload: unknown) =>
+        void setTimeout(() => {
+          if (!res.destroyed) res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(payload));
+        }, delay);
       if (this.failNext > 0) {
         this.failNext--;
         return send(500, { error: { message: "upstream connect error", type: "server_error", code: null } });

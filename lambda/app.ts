@@ -73,6 +73,8 @@ interface Route {
   errorReply?: (error: ProxyError) => Reply;
   /** where this route's clients put the proxy key, as an Authorization value */
   credential?: (request: AppRequest) => string | null;
+  /** how this route's clients send the key, for the advice of a 401 */
+  keyHint?: string;
 }
 
 export function createApp(deps: AppDeps): AppHandle {
@@ -130,11 +132,13 @@ export function createApp(deps: AppDeps): AppHandle {
     const apiKey = request.headers.get("x-api-key");
     return request.headers.get("authorization") ?? (apiKey ? `Bearer ${apiKey}` : null);
   };
-  const messages: Route = { ...turn(anthropic), credential: anthropicKey };
+  const anthropicKeyHint = "'x-api-key: <key>' or 'Authorization: Bearer <key>'";
+  const messages: Route = { ...turn(anthropic), credential: anthropicKey, keyHint: anthropicKeyHint };
   const tokenCount: Route = {
     methods: ["POST"],
     auth: true,
     credential: anthropicKey,
+    keyHint: anthropicKeyHint,
     errorReply: anthropicErrorReply,
     run: (request) => countTokens(request, limits.maxBodyBytes),
   };
@@ -207,7 +211,7 @@ export function createApp(deps: AppDeps): AppHandle {
           headers: { allow: [...route.methods, "OPTIONS"].join(", ") },
         });
       }
-      if (route.auth) await deps.clientKeys.verify(route.credential ? route.credential(request) : request.headers.get("authorization"));
+      if (route.auth) await deps.clientKeys.verify(route.credential ? route.credential(request) : request.headers.get("authorization"), route.keyHint);
       const reply = await route.run(
         request,
         {

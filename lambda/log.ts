@@ -16,7 +16,8 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
 }
 
-const SECRET_PATTERNS = [/Bearer\s+[^\s"',]+/gi, /eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*/g, /\bsk-[\w-]{8,}/g, /\brt[._][\w.-]{8,}/g];
+// A `<placeholder>` after Bearer is the proxy's own advice (`Authorization: Bearer <key>`), not a secret.
+const SECRET_PATTERNS = [/Bearer\s+(?!<[a-z ]{1,20}>)[^\s"',]+/gi, /eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*/g, /\bsk-[\w-]{8,}/g, /\brt[._][\w.-]{8,}/g];
 
 export function scrub(text: string): string {
   return SECRET_PATTERNS.reduce((out, pattern) => out.replace(pattern, "[redacted]"), text);

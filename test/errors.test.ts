@@ -73,7 +73,7 @@ describe("routes", () => {
 
 describe("client keys (PROXY_API_KEYS)", () => {
   it("no key -> 401", async () => {
-    await expectError(await post(chatBody(), {}), 401, { message: /Missing API key/, code: "invalid_api_key", type: "authentication_error" });
+    await expectError(await post(chatBody(), {}), 401, { message: /Missing API key\. Send the proxy's key as 'Authorization: Bearer <key>'/, code: "invalid_api_key", type: "authentication_error" });
   });
   it("wrong key -> 401, also on /v1/models", async () => {
     await expectError(await post(chatBody(), { authorization: "Bearer sk-proxy-test-key-3" }), 401, { message: /Invalid API key/ });

@@ -202,6 +202,14 @@ describe("errors in Anthropic's shape", () => {
     expect((error as { error: unknown }).error).toMatchObject({ type: "error", error: { type: "authentication_error" } });
   });
 
+  it("no key: the 401 says how to send one, readable (x-api-key or Authorization: Bearer <key>), not '[redacted]'", async () => {
+    const res = await fetch(`${proxy.url}/v1/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] }) });
+    expect(res.status).toBe(401);
+    const { error } = (await res.json()) as { error: { message: string } };
+    expect(error.message).toContain("'x-api-key: <key>' or 'Authorization: Bearer <key>'");
+    expect(error.message).not.toContain("[redacted]");
+  });
+
   it("a usage limit: 429 rate_limit_error with retry-after and the reset time", async () => {
     proxy.codex.enqueue({ kind: "json", status: 429, body: fixtureJson("error.429-usage-limit-reached.body.json") });
     const res = await fetch(`${proxy.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] }) });

@@ -9,7 +9,7 @@ import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { requestRefresh } from "../lambda/auth/oauth.js";
-import type { LogFields } from "../lambda/log.js";
+import { scrub, type LogFields } from "../lambda/log.js";
 import { fixtureJson, recorded } from "./support/fixtures.js";
 import { perTest } from "./support/per-test.js";
 import { chatBody, readSse, type ProxyOptions, type RunningProxy } from "./support/proxy.js";
@@ -80,6 +80,11 @@ describe("nothing secret reaches a client or a log", () => {
     expect(text).not.toContain(jwt);
     expect(logLines.join("\n")).not.toContain(refreshToken);
     expect(logLines.join("\n")).not.toContain(jwt);
+  });
+
+  it("the scrubber redacts real tokens, not the proxy's own advice", () => {
+    expect(scrub("Send it as 'Authorization: Bearer <key>'.")).toBe("Send it as 'Authorization: Bearer <key>'.");
+    expect(scrub("Authorization: Bearer sk-live-0123456789 and Bearer abc<key>")).toBe("Authorization: [redacted] and [redacted]");
   });
 
   it("upstream error text with a JWT or a bearer token is scrubbed before the client sees it", async () => {

@@ -9,8 +9,11 @@ import { ProxyError } from "../errors.js";
 export interface ClientKeyCheck {
   /** false when no keys are configured and every request is let in */
   readonly enforced: boolean;
-  /** Throws a 401 ProxyError unless the request carries a valid key. */
-  verify(authorization: string | null): Promise<void>;
+  /**
+   * Throws a 401 ProxyError unless the request carries a valid key. `how`: how this route's clients
+   * send the key, for the error's advice (BEARER_HINT when unset).
+   */
+  verify(authorization: string | null, how?: string): Promise<void>;
   /** Loads the keys ahead of the first request, where they come from somewhere slow. */
   warm?(): Promise<void>;
 }
@@ -29,11 +32,13 @@ export function keysMatch(presented: string, keys: readonly string[]): boolean {
   return ok;
 }
 
-export function missingOrInvalidKey(presented: string | undefined): ProxyError {
+export const BEARER_HINT = "'Authorization: Bearer <key>'";
+
+export function missingOrInvalidKey(presented: string | undefined, how = BEARER_HINT): ProxyError {
   return new ProxyError(
     401,
     presented === undefined
-      ? "Missing API key. Send the proxy's key as 'Authorization: Bearer <key>' (one of PROXY_API_KEYS)."
+      ? `Missing API key. Send the proxy's key as ${how} (one of PROXY_API_KEYS).`
       : "Invalid API key. Use one of the keys configured for this proxy (PROXY_API_KEYS).",
     { code: "invalid_api_key" },
   );
@@ -46,9 +51,9 @@ export class StaticClientKeys implements ClientKeyCheck {
     this.enforced = keys.length > 0;
   }
 
-  async verify(authorization: string | null): Promise<void> {
+  async verify(authorization: string | null, how?: string): Promise<void> {
     if (!this.enforced) return;
     const presented = bearerToken(authorization);
-    if (presented === undefined || !keysMatch(presented, this.keys)) throw missingOrInvalidKey(presented);
+    if (presented === undefined || !keysMatch(presented, this.keys)) throw missingOrInvalidKey(presented, how);
   }
 }

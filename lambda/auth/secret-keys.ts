@@ -28,13 +28,13 @@ export class SecretClientKeys implements ClientKeyCheck {
     this.cache = new TtlCache(async () => parseKeys(await readSecret(client, secretId), secretId), ttlMs, now);
   }
 
-  async verify(authorization: string | null): Promise<void> {
+  async verify(authorization: string | null, how?: string): Promise<void> {
     const presented = bearerToken(authorization);
     let keys = await this.keys(() => this.cache.get());
     if (presented !== undefined && !keysMatch(presented, keys) && this.now() - (this.cache.readAt ?? 0) > RELOAD_ON_MISS_MS) {
       keys = await this.keys(() => this.cache.refresh());
     }
-    if (presented === undefined || !keysMatch(presented, keys)) throw missingOrInvalidKey(presented);
+    if (presented === undefined || !keysMatch(presented, keys)) throw missingOrInvalidKey(presented, how);
   }
 
   async warm(): Promise<void> {

@@ -86,6 +86,7 @@ export function createApp(deps: AppDeps): AppHandle {
     openaiBaseUrl: deps.config.openaiBaseUrl,
     clientVersion: deps.config.clientVersion,
     idleTimeoutMs: limits.idleTimeoutMs,
+    maxAnswerBytes: limits.maxAnswerBytes,
     upstream: deps.upstream,
     ...(deps.config.maxUpstreamConnections === undefined ? {} : { maxConnections: deps.config.maxUpstreamConnections }),
     ...(limits.connectionWaitMs === undefined ? {} : { connectionWaitMs: limits.connectionWaitMs }),

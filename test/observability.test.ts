@@ -26,14 +26,15 @@ async function serve(status: number, body: unknown): Promise<string> {
   return `${await each.listen(createServer((_, res) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body))))}/oauth/token`;
 }
 
-describe("every 500 is logged with its request id and stack", () => {
-  it("a failure inside the stream converter (a malformed item) before the first byte", async () => {
+describe("an upstream shape the converter cannot read is a 502, logged with its request id and stack", () => {
+  it("a failure inside the stream converter (a malformed item) before the first byte: 502 upstream_malformed_event, never a 500", async () => {
     const logLines: string[] = [];
     const p = await start({ logLines });
     const broken = { type: "response.output_item.done", output_index: 0, item: { type: "message", content: "not an array" } };
     p.codex.enqueue({ kind: "sse", events: [...TEXT.slice(0, 2), broken as never] });
     const res = await ask(p, { stream: true });
-    expect(res.status).toBe(500);
+    expect(res.status).toBe(502);
+    expect(await res.json()).toMatchObject({ error: { code: "upstream_malformed_event" } });
     const requestId = res.headers.get("x-request-id");
     const line = logLines.map((l) => JSON.parse(l) as Record<string, string>).find((l) => l.msg === "unexpected failure");
     expect(line?.request_id).toBe(requestId);
@@ -47,7 +48,7 @@ describe("every 500 is logged with its request id and stack", () => {
     p.codex.enqueue({ kind: "sse", events: [...TEXT.slice(0, 15), broken as never] });
     const res = await ask(p, { stream: true });
     const frames = await readSse(res);
-    expect((frames.at(-1) as { error: { code: string } }).error.code).toBe("internal_error");
+    expect((frames.at(-1) as { error: { code: string } }).error.code).toBe("upstream_malformed_event");
     expect(frames).not.toContain("[DONE]");
     expect(logLines.some((l) => l.includes('"msg":"unexpected failure"') && l.includes(res.headers.get("x-request-id") as string))).toBe(true);
   });

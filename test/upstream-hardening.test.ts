@@ -232,7 +232,7 @@ describe("bounds on what a backend can make the proxy hold", () => {
     p.codex.enqueue({ kind: "sse", events: longTextTurn(200) });
     const error = await errorOf(await ask(p), 502);
     expect(error.code).toBe("answer_too_large");
-    expect(error.message).toContain('"stream": true');
+    expect(error.message).toContain("16 KiB");
   });
 });
 

@@ -31,6 +31,8 @@ export interface CodexClientConfig {
   /** the pause before the one retry of a failed start; jittered up to twice this */
   retryDelayMs?: number;
   maxEventBytes?: number;
+  /** the most event data one answer may bring (sse.ts) */
+  maxAnswerBytes: number;
 }
 
 export type OpenResult =
@@ -115,6 +117,7 @@ export class CodexClient {
           const events = readEvents(res.body, {
             idleTimeoutMs: this.config.idleTimeoutMs,
             maxEventBytes: this.config.maxEventBytes ?? MAX_EVENT_BYTES,
+            maxAnswerBytes: this.config.maxAnswerBytes,
             onClose: release,
           });
           return { ok: true, events, headers: res.headers };

@@ -15,11 +15,24 @@ export interface ReadEventsOptions {
   idleTimeoutMs: number;
   /** the most bytes the backend may send without completing an event */
   maxEventBytes: number;
+  /**
+   * The most event data one answer may bring: what a request holds of its answer (a non-streamed
+   * answer, the output items a Responses stream repeats at its end) is never more than this.
+   */
+  maxAnswerBytes: number;
   /** called once when the stream is finished with, however it ended */
   onClose?: () => void;
 }
 
 export const MAX_EVENT_BYTES = 16 * 1024 * 1024;
+/** What an event type may be: a name like `response.output_text.delta`. */
+const EVENT_TYPE = /^[\w.:-]{1,200}$/;
+
+export function answerTooLarge(maxBytes: number): ProxyError {
+  return new ProxyError(502, `The backend's answer grew past ${mib(maxBytes)}, more than one answer may hold (a model's longest answers are a few MiB); it was abandoned. Retry the request, or ask for a shorter answer.`, {
+    code: "answer_too_large",
+  });
+}
 
 /**
  * The events of an upstream body, a batch per read: whatever one read completes goes on together,
@@ -29,13 +42,17 @@ export async function* readEvents(body: Readable, options: ReadEventsOptions): A
   const read = textReader(body);
   let queue: CodexEvent[] = [];
   let malformed: string | undefined;
+  let answerChars = 0;
   const parser = createParser({
     onEvent(message) {
       if (message.data === "[DONE]") return;
+      answerChars += message.data.length;
       try {
         const event = JSON.parse(message.data) as CodexEvent & WithRawData;
         if (typeof event !== "object" || event === null) throw new Error("not an object");
         if (typeof event.type !== "string") event.type = message.event ?? "";
+        // A type goes into the client's `event:` line: a newline in it would forge frames there.
+        else if (!EVENT_TYPE.test(event.type)) throw new Error("not an event type");
         else if (!message.data.includes("\n")) event[RAW_DATA] = message.data;
         queue.push(event);
       } catch {
@@ -78,6 +95,10 @@ export async function* readEvents(body: Readable, options: ReadEventsOptions): A
       if (malformed !== undefined) {
         failed = true;
         throw new ProxyError(502, `The Codex backend sent an event that is not valid JSON: ${malformed}`, { code: "upstream_malformed_event" });
+      }
+      if (answerChars > options.maxAnswerBytes) {
+        failed = true;
+        throw answerTooLarge(options.maxAnswerBytes);
       }
       if (charsWithoutEvent > options.maxEventBytes) {
         failed = true;

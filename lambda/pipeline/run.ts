@@ -12,6 +12,7 @@
 import type { TokenSource } from "../auth/tokens.js";
 import type { CodexClient } from "../codex/client.js";
 import { mapUpstreamHttpError } from "../codex/errors.js";
+import { answerTooLarge } from "../codex/sse.js";
 import type { CodexEvent, ResponseUsage } from "../codex/types.js";
 import { ProxyError, toProxyError } from "../errors.js";
 import { deadlineError } from "../http/deadline.js";
@@ -96,11 +97,7 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
             ctx.annotate(usageFields(usage.value));
             return jsonReply(200, collector.result());
           }
-          if (!collector.add(frame)) {
-            throw new ProxyError(502, `The answer grew past ${Math.round(ctx.maxAnswerBytes / 1024 / 1024)} MiB, more than a non-streamed response may hold; it was abandoned. Ask with "stream": true for long answers.`, {
-              code: "answer_too_large",
-            });
-          }
+          if (!collector.add(frame)) throw answerTooLarge(ctx.maxAnswerBytes);
         }
         const next = await within(frames.next());
         if (next.done) throw toProxyError(new Error("stream ended without a terminal frame"));
@@ -171,8 +168,20 @@ async function* framesOf<F extends Frame>(
     for await (const batch of events) {
       frames = [];
       for (const event of batch) {
-        if ((event.type === "response.completed" || event.type === "response.incomplete") && event.response?.usage) usage.value = event.response.usage;
-        for (const frame of converter.push(event)) frames.push(frame);
+        if (event.type === "response.completed" || event.type === "response.incomplete") {
+          // A terminal event without its response object cannot end an answer as a success.
+          if (typeof event.response !== "object" || event.response === null || Array.isArray(event.response)) throw malformedEvent(event.type);
+          if (event.response.usage) usage.value = event.response.usage;
+        }
+        let converted: F[];
+        try {
+          converted = converter.push(event);
+        } catch (err) {
+          if (err instanceof ProxyError) throw err;
+          ctx.unexpected(err);
+          throw malformedEvent(event.type); // a shape the converter could not read (a field of another type)
+        }
+        for (const frame of converted) frames.push(frame);
         if (converter.isFinished) break;
       }
       const done = frames;
@@ -185,6 +194,12 @@ async function* framesOf<F extends Frame>(
     if (!(err instanceof ProxyError)) ctx.unexpected(err);
     yield [...frames, converter.fail(toProxyError(err))];
   }
+}
+
+function malformedEvent(type: string): ProxyError {
+  return new ProxyError(502, `The Codex backend sent a ${type} event in a shape this proxy cannot read; the answer was abandoned. Retry the request.`, {
+    code: "upstream_malformed_event",
+  });
 }
 
 function usageFields(usage: ResponseUsage | undefined): LogFields {

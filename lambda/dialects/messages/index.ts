@@ -45,6 +45,20 @@ export function messagesDialect(modelMap: ModelMap): Dialect<MessagesFrame> {
   };
 }
 
+/**
+ * A tool call's input from its argument text. Tools go upstream with `strict: false`, so a model may
+ * write arguments that are not JSON, and an answer cut by `response.incomplete` may end mid-call:
+ * then the input is the raw text, as the streamed form passes it on, and never a failed answer.
+ */
+function toolInput(text: string): unknown {
+  if (text === "") return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
 /** The `message` object a non-streamed request gets, folded from the same frames. */
 function collector(maxBytes: number): Collector<MessagesFrame> {
   let message: Record<string, unknown> = {};
@@ -78,7 +92,7 @@ function collector(maxBytes: number): Collector<MessagesFrame> {
         }
         case "content_block_stop": {
           const block = content[index];
-          if (block?.type === "tool_use") block.input = json[index] ? (JSON.parse(json[index] as string) as unknown) : {};
+          if (block?.type === "tool_use") block.input = toolInput(json[index] ?? "");
           break;
         }
         case "message_delta":

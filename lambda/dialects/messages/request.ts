@@ -220,7 +220,13 @@ function convertToolChoice(choice: unknown, body: PassthroughRequest, toolNames:
 
 function effortOf(raw: Json, aliasEffort: string | undefined): { effort?: string } {
   const config = isObject(raw.output_config) ? raw.output_config : {};
-  if (typeof config.effort === "string" && EFFORTS[config.effort]) return { effort: EFFORTS[config.effort] as string };
+  if (config.effort != null) {
+    // an own-property lookup: a client string must never reach the prototype chain ("__proto__", "constructor")
+    if (typeof config.effort !== "string" || !Object.hasOwn(EFFORTS, config.effort)) {
+      throw badRequest(`output_config.effort must be one of ${Object.keys(EFFORTS).join(", ")}; got ${JSON.stringify(config.effort)}.`, "output_config.effort");
+    }
+    return { effort: EFFORTS[config.effort] as string };
+  }
   const thinking = isObject(raw.thinking) ? raw.thinking : {};
   if (thinking.type === "disabled") return { effort: "low" }; // the lowest effort every catalog model accepts
   if (thinking.type === "enabled" && typeof thinking.budget_tokens === "number") {

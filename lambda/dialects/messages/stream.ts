@@ -43,7 +43,8 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
   private toolCalls = 0;
   private refused = false;
   private readonly id = `msg_${randomBytes(12).toString("hex")}`;
-  private readonly thinking = new Map<number, string[]>();
+  /** each reasoning item's summary parts, by output index and summary index */
+  private readonly thinking = new Map<number, Map<number, string>>();
 
   constructor(
     private readonly options: { model: string; inputTokens: number; toolNames: ToolNames; now: () => number },
@@ -76,9 +77,9 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
         break;
       case "response.reasoning_summary_text.delta":
         if (event.delta) {
-          const parts = this.thinking.get(index) ?? [];
-          const key = event.summary_index ?? 0;
-          parts[key] = (parts[key] ?? "") + event.delta;
+          const parts = this.thinking.get(index) ?? new Map<number, string>();
+          const key = summaryIndex(event.summary_index);
+          parts.set(key, (parts.get(key) ?? "") + event.delta);
           this.thinking.set(index, parts);
           frames.push(...this.ensureOpen("thinking", index, { type: "thinking", thinking: "", signature: "" }), this.delta({ type: "thinking_delta", thinking: event.delta }));
         }
@@ -139,7 +140,8 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
     if (item.type === "reasoning") {
       const encrypted = (item as { encrypted_content?: unknown }).encrypted_content;
       if (typeof encrypted !== "string") return this.open?.type === "thinking" && this.open.outputIndex === index ? this.closeOpen() : [];
-      const signature = writeSignature({ encrypted, summary: (this.thinking.get(index) ?? []).filter((s) => s !== undefined) });
+      const parts = [...(this.thinking.get(index) ?? new Map<number, string>())].sort(([a], [b]) => a - b);
+      const signature = writeSignature({ encrypted, summary: parts.map(([, text]) => text) });
       if (this.open?.type === "thinking" && this.open.outputIndex === index) return [this.delta({ type: "signature_delta", signature }), ...this.closeOpen()];
       // Reasoning without a summary still has to travel to the next turn.
       const frames = this.closeOpen();
@@ -199,6 +201,21 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
   private frame(event: Json): EventFrame {
     return { kind: "event", event };
   }
+}
+
+/** A reasoning item has a few summary parts; no real answer comes near this many. */
+const MAX_SUMMARY_INDEX = 10_000;
+
+/**
+ * A summary index from upstream, checked: it keys a Map, never an array, so a hostile value (4294967294)
+ * cannot make a sparse array of billions of slots; anything but a small whole number is malformed.
+ */
+function summaryIndex(value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= MAX_SUMMARY_INDEX) return value;
+  throw new ProxyError(502, "The Codex backend sent a reasoning summary with an invalid summary_index; the answer was abandoned. Retry the request.", {
+    code: "upstream_malformed_event",
+  });
 }
 
 /**

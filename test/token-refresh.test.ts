@@ -238,3 +238,18 @@ describe("a slow or silent token endpoint never costs the login", () => {
     expect(slept).toBe(2);
   });
 });
+
+describe("the first request after start, on a slow token endpoint", () => {
+  it("waits for the login once (the catalog and the turn share that wait): a 503 login_refresh_pending after one bound, not two", async () => {
+    h.oauth.delayMs = 5_000;
+    const p = await h.start(h.oauth.issue({ expiredAccess: true }), { env: { ALLOWED_MODELS: "" }, tokenOptions: { refreshWaitMs: 1_000 } });
+    const started = Date.now();
+    const res = await ask(p.baseURL);
+    const waited = Date.now() - started;
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ error: { code: "login_refresh_pending" } });
+    expect(waited).toBeGreaterThanOrEqual(1_000);
+    expect(waited).toBeLessThan(1_900); // two bounds in a row were 2 s
+    expect(h.oauth.calls.length).toBe(1);
+  });
+});

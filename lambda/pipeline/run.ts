@@ -9,7 +9,7 @@
  * failures travel in-band and the stream ends without its success terminator. A time budget, when
  * the runtime gives one (Lambda), ends the request the same way before the runtime would kill it.
  */
-import type { TokenSource } from "../auth/tokens.js";
+import type { Credentials, TokenSource } from "../auth/tokens.js";
 import type { CodexClient } from "../codex/client.js";
 import { mapUpstreamHttpError } from "../codex/errors.js";
 import { answerTooLarge } from "../codex/sse.js";
@@ -68,12 +68,15 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
   let frames: AsyncGenerator<F[]> | undefined;
   try {
     const raw = await readJsonBody(request, ctx.maxBodyBytes);
+    // The login first, waited for once: the model catalog needs it too, and a refresh in progress
+    // must cost a request one bounded wait, not one for the catalog and another for the turn.
+    const credentials = await within(ctx.tokens.get());
     const requested = (raw as { model?: unknown } | null)?.model;
-    const resolved = await resolveModel(dialect, ctx.models, requested);
+    const resolved = await within(resolveModel(dialect, ctx.models, requested));
     const converted = dialect.convert(raw, resolved);
     ctx.annotate({ dialect: dialect.name, model: resolved.model, stream: converted.stream, ...converted.fields });
 
-    const events = await within(openUpstream(converted.body, ctx, upstreamAbort.signal));
+    const events = await within(openUpstream(converted.body, credentials, ctx, upstreamAbort.signal));
     const converter = converted.converter({ requestedModel: String(requested), now: ctx.now });
     const usage: { value?: ResponseUsage } = {};
     frames = framesOf(events, converter, usage, ctx);
@@ -139,8 +142,8 @@ async function resolveModel<F extends Frame>(dialect: Dialect<F>, models: ModelC
   }
 }
 
-async function openUpstream(body: Parameters<CodexClient["open"]>[0], ctx: PipelineContext, signal: AbortSignal): Promise<AsyncGenerator<CodexEvent[]>> {
-  let credentials = await ctx.tokens.get();
+async function openUpstream(body: Parameters<CodexClient["open"]>[0], login: Credentials, ctx: PipelineContext, signal: AbortSignal): Promise<AsyncGenerator<CodexEvent[]>> {
+  let credentials = login;
   let result = await ctx.codex.open(body, credentials, signal);
   if (!result.ok && result.status === 401) {
     // Nothing has been sent to the client yet, so a rejected login can be renewed and retried once.

@@ -12,6 +12,7 @@ import type { Upstream } from "./codex/http.js";
 import { readRateLimits, usageHeaders, type RateLimits } from "./codex/rate-limits.js";
 import type { CoreConfig } from "./config.js";
 import { ProxyError, toProxyError } from "./errors.js";
+import { BodyBudget } from "./http/body.js";
 import { BrowserPolicy } from "./http/browser-policy.js";
 import type { HeaderMap } from "./http/headers.js";
 import { isStreamed, jsonReply, toResponse, type Reply } from "./http/reply.js";
@@ -48,6 +49,8 @@ export interface AppDeps {
 
 export interface AppLimits {
   maxBodyBytes?: number;
+  /** what all requests' bodies may hold at once (http/body.ts) */
+  bodyBudgetBytes?: number;
   keepAliveMs?: number;
   idleTimeoutMs?: number;
   /** the most a non-streamed answer may hold before it is refused */
@@ -93,6 +96,7 @@ export function createApp(deps: AppDeps): AppHandle {
     ...(limits.retryDelayMs === undefined ? {} : { retryDelayMs: limits.retryDelayMs }),
     ...(limits.maxEventBytes === undefined ? {} : { maxEventBytes: limits.maxEventBytes }),
   });
+  const bodies = new BodyBudget(limits.bodyBudgetBytes);
   const browsers = new BrowserPolicy(deps.clientKeys.enforced, deps.config.corsOrigins);
   const usage = new UsageWindows(now);
   const models = new ModelCatalog({
@@ -118,6 +122,7 @@ export function createApp(deps: AppDeps): AppHandle {
         models,
         now,
         maxBodyBytes: limits.maxBodyBytes,
+        bodies,
         keepAliveMs: limits.keepAliveMs,
         maxAnswerBytes: limits.maxAnswerBytes,
         ...(budgetMs === undefined ? {} : { budgetMs }),
@@ -141,7 +146,7 @@ export function createApp(deps: AppDeps): AppHandle {
     credential: anthropicKey,
     keyHint: anthropicKeyHint,
     errorReply: anthropicErrorReply,
-    run: (request) => countTokens(request, limits.maxBodyBytes),
+    run: (request) => countTokens(request, limits.maxBodyBytes, bodies),
   };
   const list: Route = { methods: ["GET"], auth: true, run: () => handleModels(models, now) };
   const routes: Record<string, Route> = {

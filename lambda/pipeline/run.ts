@@ -16,7 +16,7 @@ import { answerTooLarge } from "../codex/sse.js";
 import type { CodexEvent, ResponseUsage } from "../codex/types.js";
 import { ProxyError, toProxyError } from "../errors.js";
 import { deadlineError } from "../http/deadline.js";
-import { readJsonBody } from "../http/body.js";
+import { readJsonBody, type BodyBudget } from "../http/body.js";
 import { jsonReply, type Reply } from "../http/reply.js";
 import type { HeaderMap } from "../http/headers.js";
 import { sseReply } from "../http/sse.js";
@@ -42,6 +42,8 @@ export interface PipelineContext extends Notes {
   models: ModelCatalog;
   now: () => number;
   maxBodyBytes: number;
+  /** what the request bodies of all requests may hold at once */
+  bodies: BodyBudget;
   keepAliveMs: number;
   maxAnswerBytes: number;
   /** the request must be over within this many ms (Lambda); none locally */
@@ -66,8 +68,10 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
   // suspended, and ending it gives back its connection slot, idle timer and body. (Not awaited:
   // after a spent budget a read may still be pending, and the reply need not wait for it.)
   let frames: AsyncGenerator<F[]> | undefined;
+  // The body's share of the process-wide budget, given back when this function is done with it.
+  const hold = ctx.bodies.hold();
   try {
-    const raw = await readJsonBody(request, ctx.maxBodyBytes);
+    const raw = await readJsonBody(request, ctx.maxBodyBytes, hold);
     // The login first, waited for once: the model catalog needs it too, and a refresh in progress
     // must cost a request one bounded wait, not one for the catalog and another for the turn.
     const credentials = await within(ctx.tokens.get());
@@ -127,6 +131,7 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
     upstreamAbort.abort();
     throw err;
   } finally {
+    hold.release();
     frames?.return(undefined).catch(() => {});
   }
 }

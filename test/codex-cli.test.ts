@@ -5,15 +5,11 @@
  * compacts in the middle of it — remotely (built-in provider) or with a local summary (custom
  * provider) — and then completes. No WebSocket retry may reach the user.
  */
-import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LambdaEmulator } from "../bin/lambda-emulator.js";
 import { CODEX_VERSION, codexCli, FINAL_ANSWER, isSummaryRequest, runCodex, scriptedAgent, TOOL_OUTPUT, type CodexSetup } from "./support/codex-cli.js";
 import type { FakeCodex, RecordedRequest } from "./support/fake-codex.js";
-import { FakeCodex as Backend } from "./support/fake-codex.js";
-import { FakeSecretsManager } from "./support/fake-secrets-manager.js";
-import { lambdaRuntimes, ricInstalled, startEmulator, synthBundle } from "./support/lambda.js";
-import { authJson, startProxy, type RunningProxy } from "./support/proxy.js";
+import { lambdaRuntimes, ricInstalled, startLambdaTarget, type LambdaTarget } from "./support/lambda.js";
+import { startProxy, type RunningProxy } from "./support/proxy.js";
 
 const KEY = "sk-codex-cli-test-key-0000000001";
 const installed = codexCli() !== undefined;
@@ -91,51 +87,27 @@ describe.skipIf(!installed)("the Codex CLI through the local server", () => {
 });
 
 describe.skipIf(!installed || !ricInstalled()).each(lambdaRuntimes())("the Codex CLI through the Lambda bundle under the real runtime on $name", ({ nodePath }) => {
-  let bundle: { outdir: string; bundleDir: string };
-  let codex: FakeCodex;
-  let sm: FakeSecretsManager;
-  let lambda: LambdaEmulator;
-  const logs: string[] = [];
+  let target: LambdaTarget;
   const lines = () =>
-    logs
+    target.logs
       .filter((l) => l.includes('"msg":"request"') || l.includes('"msg":"stream ended"'))
       .map((l) => JSON.parse(l.slice(l.indexOf("{"))) as { method: string; path: string; status: number });
-
   beforeAll(async () => {
-    bundle = synthBundle();
-    codex = await new Backend().start();
-    sm = await new FakeSecretsManager().start();
-    sm.create("codex-tokens", JSON.stringify(authJson()));
-    sm.create("proxy-keys", JSON.stringify({ keys: [KEY] }));
-    const env = {
-      ...sm.env,
-      CODEX_SECRET_ID: "codex-tokens",
-      API_KEYS_SECRET_ID: "proxy-keys",
-      CODEX_BASE_URL: codex.url,
-      CODEX_REFRESH_URL: "http://127.0.0.1:9/no-oauth-in-tests",
-      ALLOWED_MODELS: "gpt-5.5",
-      LOG_LEVEL: "info",
-    };
-    lambda = await startEmulator({ bundleDir: bundle.bundleDir, env, concurrency: 2, timeoutMs: 60_000, nodePath }, logs);
+    target = await startLambdaTarget({ nodePath, key: KEY, env: { ALLOWED_MODELS: "gpt-5.5", LOG_LEVEL: "info" }, concurrency: 2 });
   }, 120_000);
-  afterAll(async () => {
-    await lambda?.stop();
-    await codex?.stop();
-    await sm?.stop();
-    if (bundle) rmSync(bundle.outdir, { recursive: true, force: true });
-  });
+  afterAll(async () => target?.stop());
 
   it("built-in provider: the probe (its Upgrade header dropped by the Function URL) refused with 426 at once, a remote compaction mid-task, done", async () => {
-    const { calls, probes } = await codexTask("builtin", `${lambda.url}/v1`, codex, lines);
+    const { calls, probes } = await codexTask("builtin", `${target.lambda.url}/v1`, target.codex, lines);
     expect(probes).toEqual([expect.objectContaining({ status: 426 })]);
     remoteCompaction(calls);
-    expect(lambda.failures).toEqual([]);
+    expect(target.lambda.failures).toEqual([]);
   }, 90_000);
 
   it("custom provider: a tool call and a local compaction mid-task, done", async () => {
-    const { calls, probes } = await codexTask("custom", `${lambda.url}/v1`, codex, lines);
+    const { calls, probes } = await codexTask("custom", `${target.lambda.url}/v1`, target.codex, lines);
     expect(probes).toEqual([]);
     localCompaction(calls);
-    expect(lambda.failures).toEqual([]);
+    expect(target.lambda.failures).toEqual([]);
   }, 90_000);
 });

@@ -6,15 +6,12 @@
  * the prototype chain, a tool name that collides with another's shortened name). None may cost more
  * than its own request, none may be a 500, and none may look like success.
  */
-import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LambdaEmulator } from "../bin/lambda-emulator.js";
 import type { CodexEvent } from "../lambda/codex/types.js";
 import { functionCall, message, turnOf } from "./support/codex-turns.js";
-import { FakeCodex } from "./support/fake-codex.js";
-import { FakeSecretsManager } from "./support/fake-secrets-manager.js";
-import { lambdaRuntimes, ricInstalled, startEmulator, synthBundle } from "./support/lambda.js";
-import { authJson, startProxy, type RunningProxy } from "./support/proxy.js";
+import type { FakeCodex } from "./support/fake-codex.js";
+import { lambdaRuntimes, ricInstalled, startLambdaTarget, type LambdaTarget } from "./support/lambda.js";
+import { startProxy, type RunningProxy } from "./support/proxy.js";
 
 const KEY = "sk-hostile-probe-key-000000000001";
 const CAP = 256 * 1024; // the local server's answer cap here (the Lambda bundle keeps its 64 MiB)
@@ -184,31 +181,10 @@ describe("the local server", () => {
 });
 
 describe.skipIf(!ricInstalled()).each(lambdaRuntimes())("the Lambda bundle under the real runtime on $name", ({ nodePath }) => {
-  let bundle: { outdir: string; bundleDir: string };
-  let codex: FakeCodex;
-  let sm: FakeSecretsManager;
-  let lambda: LambdaEmulator;
+  let target: LambdaTarget;
   beforeAll(async () => {
-    bundle = synthBundle();
-    codex = await new FakeCodex().start();
-    sm = await new FakeSecretsManager().start();
-    sm.create("codex-tokens", JSON.stringify(authJson()));
-    sm.create("proxy-keys", JSON.stringify({ keys: [KEY] }));
-    const env = {
-      ...sm.env,
-      CODEX_SECRET_ID: "codex-tokens",
-      API_KEYS_SECRET_ID: "proxy-keys",
-      CODEX_BASE_URL: codex.url,
-      CODEX_REFRESH_URL: "http://127.0.0.1:9/no-oauth-in-tests",
-      ALLOWED_MODELS: "gpt-5.5",
-    };
-    lambda = await startEmulator({ bundleDir: bundle.bundleDir, env, concurrency: 1, timeoutMs: 60_000, nodePath });
+    target = await startLambdaTarget({ nodePath, key: KEY, env: { ALLOWED_MODELS: "gpt-5.5" } });
   }, 120_000);
-  afterAll(async () => {
-    await lambda?.stop();
-    await codex?.stop();
-    await sm?.stop();
-    if (bundle) rmSync(bundle.outdir, { recursive: true, force: true });
-  });
-  findings(() => ({ base: lambda.url, codex }), false);
+  afterAll(async () => target?.stop());
+  findings(() => ({ base: target.lambda.url, codex: target.codex }), false);
 });

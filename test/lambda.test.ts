@@ -11,7 +11,7 @@ import type { LambdaEmulator } from "../bin/lambda-emulator.js";
 import { FakeCodex } from "./support/fake-codex.js";
 import { FakeSecretsManager } from "./support/fake-secrets-manager.js";
 import { accessToken, fixtureJson, longTextTurn, recorded, sseFixtureEvents } from "./support/fixtures.js";
-import { lambdaRuntimes, ricInstalled, startEmulator, synthBundle } from "./support/lambda.js";
+import { lambdaEnv, lambdaRuntimes, ricInstalled, startEmulator, synthBundle } from "./support/lambda.js";
 import { ACCOUNT_ID, authJson, chatBody, readSse, readSseSlowly, streamedContent } from "./support/proxy.js";
 
 const KEY = "sk-lambda-test-key-000000000001";
@@ -42,16 +42,7 @@ describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real run
   const logs: string[] = [];
   const TEXT = recorded("recorded.github-copilot-id-rotation.1.jsonl");
 
-  const env = (extra: Record<string, string> = {}) => ({
-    ...sm.env,
-    CODEX_SECRET_ID: "codex-tokens",
-    API_KEYS_SECRET_ID: "proxy-keys",
-    CODEX_BASE_URL: codex.url,
-    CODEX_REFRESH_URL: "http://127.0.0.1:9/no-oauth-in-tests",
-    LOG_LEVEL: "debug",
-    NODE_OPTIONS: "--enable-source-maps",
-    ...extra,
-  });
+  const env = (extra: Record<string, string> = {}) => lambdaEnv(sm, codex, { LOG_LEVEL: "debug", NODE_OPTIONS: "--enable-source-maps", ...extra });
   const post = (base: string, body: unknown, key = KEY) =>
     fetch(`${base}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(body) });
 

@@ -247,7 +247,7 @@ describe("errors in Anthropic's shape", () => {
   });
 
   it.each([
-    [{ tools: [{ type: "web_search_20250305", name: "web_search" }] }, /server tools cannot run.*web_search/],
+    [{ tools: [{ type: "web_fetch_20250910", name: "web_fetch" }] }, /server tools cannot run.*web_fetch/],
     [{ max_tokens: undefined }, /max_tokens/],
     [{ messages: [{ role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_x", content: "r" }] }] }, /toolu_x/],
     [{ messages: [{ role: "user", content: "x" }, { role: "assistant", content: [{ type: "tool_use", id: "toolu_y", name: "f", input: {} }] }] }, /toolu_y/],

@@ -36,6 +36,12 @@ export interface FunctionTool {
   strict: boolean;
 }
 
+/** A tool the backend runs itself: its web search (codex/web-search.ts). */
+export interface HostedTool {
+  type: "web_search";
+  [option: string]: unknown;
+}
+
 export type ToolChoice = "auto" | "none" | "required" | { type: "function"; name: string };
 
 export type TextFormat =
@@ -47,7 +53,7 @@ export interface ResponsesRequest {
   model: string;
   instructions: string;
   input: InputItem[];
-  tools?: FunctionTool[];
+  tools?: (FunctionTool | HostedTool)[];
   tool_choice?: ToolChoice;
   parallel_tool_calls?: boolean;
   reasoning?: { effort?: string; summary: "auto" };

@@ -29,6 +29,7 @@ export function requestMetrics(metrics = new Metrics({ namespace: process.env.PO
       addIf(metrics, "OutputTokens", MetricUnit.Count, fields.output_tokens);
       addIf(metrics, "CachedTokens", MetricUnit.Count, fields.cached_tokens);
       addIf(metrics, "ReasoningTokens", MetricUnit.Count, fields.reasoning_tokens);
+      addIf(metrics, "WebSearches", MetricUnit.Count, fields.web_searches);
       metrics.publishStoredMetrics();
     }
 

@@ -82,7 +82,7 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
 
     const events = await within(openUpstream(converted.body, credentials, ctx, upstreamAbort.signal));
     const converter = converted.converter({ requestedModel: String(requested), now: ctx.now });
-    const usage: { value?: ResponseUsage } = {};
+    const usage: Usage = { searches: 0 };
     frames = framesOf(events, converter, usage, ctx);
     let head: F[] = [];
     while (head.length === 0) {
@@ -101,7 +101,7 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
           if (isErrorFrame(frame)) throw frame.error;
           if (frame.kind === "done") {
             release();
-            ctx.annotate(usageFields(usage.value));
+            ctx.annotate(usageFields(usage));
             return jsonReply(200, collector.result());
           }
           if (!collector.add(frame)) throw answerTooLarge(ctx.maxAnswerBytes);
@@ -122,7 +122,7 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
       onEnd: (outcome, error) => {
         if (outcome === "cancelled") upstreamAbort.abort();
         release();
-        ctx.ended({ outcome, ...(error ? { error_code: error.code ?? error.type, error_status: error.status } : {}), ...usageFields(usage.value) });
+        ctx.ended({ outcome, ...(error ? { error_code: error.code ?? error.type, error_status: error.status } : {}), ...usageFields(usage) });
       },
       onCancel: () => upstreamAbort.abort(),
     });
@@ -167,7 +167,7 @@ async function openUpstream(body: Parameters<CodexClient["open"]>[0], login: Cre
 async function* framesOf<F extends Frame>(
   events: AsyncGenerator<CodexEvent[]>,
   converter: StreamConverter<F>,
-  usage: { value?: ResponseUsage },
+  usage: Usage,
   ctx: Pick<PipelineContext, "unexpected">,
 ): AsyncGenerator<F[]> {
   // What a batch produced before a failure still goes out, ahead of the error frame.
@@ -181,6 +181,8 @@ async function* framesOf<F extends Frame>(
           if (typeof event.response !== "object" || event.response === null || Array.isArray(event.response)) throw malformedEvent(event.type);
           if (event.response.usage) usage.value = event.response.usage;
         }
+        // every web search the backend ran, whichever dialect shows it, for the log line and the metric
+        if (event.type === "response.output_item.done" && event.item?.type === "web_search_call") usage.searches++;
         let converted: F[];
         try {
           converted = converter.push(event);
@@ -210,9 +212,17 @@ function malformedEvent(type: string): ProxyError {
   });
 }
 
-function usageFields(usage: ResponseUsage | undefined): LogFields {
-  if (!usage) return {};
+/** What a turn learned of its cost: the backend's token usage, and the web searches it ran. */
+interface Usage {
+  value?: ResponseUsage;
+  searches: number;
+}
+
+function usageFields({ value: usage, searches }: Usage): LogFields {
+  const counted = searches > 0 ? { web_searches: searches } : {};
+  if (!usage) return counted;
   return {
+    ...counted,
     input_tokens: usage.input_tokens,
     output_tokens: usage.output_tokens,
     cached_tokens: usage.input_tokens_details?.cached_tokens ?? undefined,

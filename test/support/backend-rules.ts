@@ -4,7 +4,9 @@
  * - an input item with an `id` (with `store: false` nothing is stored to resolve it) — 404;
  * - a `compaction_trigger` that is not the last item, or that carries an id — 400;
  * - a `compaction` item whose id does not begin with `cmp` — 400; whose id or content is not what
- *   the backend minted, or that was minted under another account — 400 `invalid_encrypted_content`.
+ *   the backend minted, or that was minted under another account — 400 `invalid_encrypted_content`;
+ * - a tool of one of Anthropic's dated web search types (`web_search_20250305`) — 400: the backend's
+ *   own search tool is `{"type":"web_search"}`.
  * Compaction items are minted here (`mint`), so the fake knows each one's content and account.
  */
 import { randomBytes } from "node:crypto";
@@ -33,6 +35,14 @@ export class CompactionLedger {
 
   /** The refusal the real backend would give this body, or undefined when it would accept it. */
   refusal(body: unknown, account: string): Reply | undefined {
+    const tools = (body as { tools?: unknown } | undefined)?.tools;
+    for (const [i, tool] of (Array.isArray(tools) ? tools : []).entries()) {
+      const type = (tool as { type?: unknown }).type;
+      // Anthropic's dated server tools are not the backend's; its own search is `web_search`.
+      if (typeof type === "string" && /^web_search_\d+$/.test(type)) {
+        return error(400, `Invalid value: '${type}'. Supported values are: 'function', 'custom', 'web_search', 'web_search_preview', 'image_generation', 'local_shell', 'tool_search'.`, `tools[${i}].type`, "invalid_value");
+      }
+    }
     const input = (body as { input?: unknown } | undefined)?.input;
     if (!Array.isArray(input)) return undefined;
     for (const [i, raw] of input.entries()) {

@@ -58,3 +58,54 @@ export function functionCall(name: string, args: Record<string, unknown>): Item 
   const n = ++turns;
   return { id: `fc_fake_${n}`, type: "function_call", status: "completed", call_id: `call_fake_${n}`, name, arguments: JSON.stringify(args) };
 }
+
+export interface Page {
+  url: string;
+  title: string;
+}
+
+/**
+ * One turn that searches the web as the backend does (docs/web-search.md): per search a
+ * `web_search_call` item with its in_progress / searching / completed events and, in its `done`
+ * event, `action: {type: "search", query, sources}` (the sources only when `include` asks for them);
+ * then a message whose text cites pages with `url_citation` annotations, each announced by
+ * `response.output_text.annotation.added` after the text it cites.
+ */
+export function searchTurn(options: { searches: { query: string; pages: Page[] }[]; text: string; cites: (Page & { phrase: string })[]; withSources: boolean }): CodexEvent[] {
+  const items: Item[] = options.searches.map((s) => ({
+    id: `ws_fake_${++turns}`,
+    type: "web_search_call",
+    status: "completed",
+    action: { type: "search", query: s.query, ...(options.withSources ? { sources: s.pages.map((p) => ({ type: "url", url: p.url })) } : {}) },
+  }));
+  const annotations = options.cites.map((c) => {
+    const start = options.text.indexOf(c.phrase);
+    if (start === -1) throw new Error(`the text does not contain '${c.phrase}'`);
+    return { type: "url_citation", url: c.url, title: c.title, start_index: start, end_index: start + c.phrase.length };
+  });
+  const answer = { ...message(options.text), content: [{ type: "output_text", annotations, text: options.text }] };
+  const events = turnOf([...items, answer]);
+  const out: Record<string, unknown>[] = [];
+  for (const e of events as unknown as Record<string, unknown>[]) {
+    const item = e.item as Item | undefined;
+    if (e.type === "response.output_item.added" && item?.type === "web_search_call") {
+      out.push({ ...e, item: { id: item.id, type: "web_search_call", status: "in_progress" } });
+      for (const phase of ["in_progress", "searching", "completed"]) out.push({ type: `response.web_search_call.${phase}`, item_id: item.id, output_index: e.output_index });
+      continue;
+    }
+    if (e.type === "response.output_text.done") {
+      annotations.forEach((annotation, annotation_index) =>
+        out.push({ type: "response.output_text.annotation.added", item_id: e.item_id, output_index: e.output_index, content_index: 0, annotation_index, annotation }),
+      );
+    }
+    out.push(e);
+  }
+  return out.map((e, sequence_number) => ({ ...e, sequence_number }) as unknown as CodexEvent);
+}
+
+/** Whether a request offers the backend its own web search tool (the only way the backend searches). */
+export function offersSearch(body: unknown): { withSources: boolean } | undefined {
+  const { tools, include } = (body ?? {}) as { tools?: { type?: string }[]; include?: string[] };
+  if (!tools?.some((t) => t.type === "web_search")) return undefined;
+  return { withSources: include?.includes("web_search_call.action.sources") ?? false };
+}

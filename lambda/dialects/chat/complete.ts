@@ -4,7 +4,7 @@
  * chunks keeps a single source of truth for content, tool calls and finish reasons — including the
  * rebuild from `output_item.done`, since `response.completed.output` can be empty.
  */
-import type { ChatChunk, ChatCompletion, ChatFinishReason, ChatToolCall, ChatUsage } from "./types.js";
+import type { ChatAnnotation, ChatChunk, ChatCompletion, ChatFinishReason, ChatToolCall, ChatUsage } from "./types.js";
 import { convertUsage } from "./stream.js";
 
 export class CompletionBuilder {
@@ -12,6 +12,7 @@ export class CompletionBuilder {
   private refusal = "";
   private reasoning = "";
   private readonly toolCalls: ChatToolCall[] = [];
+  private readonly annotations: ChatAnnotation[] = [];
   private finishReason: ChatFinishReason = "stop";
   private usage: ChatUsage = convertUsage(undefined);
   private meta: Pick<ChatChunk, "id" | "created" | "model"> | undefined;
@@ -35,6 +36,7 @@ export class CompletionBuilder {
       if (delta.content) this.content += delta.content;
       if (delta.refusal) this.refusal += delta.refusal;
       if (delta.reasoning_content) this.reasoning += delta.reasoning_content;
+      if (delta.annotations) this.annotations.push(...delta.annotations);
       for (const call of delta.tool_calls ?? []) {
         const existing = this.toolCalls[call.index];
         if (existing) existing.function.arguments += call.function.arguments;
@@ -54,6 +56,7 @@ export class CompletionBuilder {
     };
     if (this.reasoning !== "") message.reasoning_content = this.reasoning;
     if (this.toolCalls.length > 0) message.tool_calls = this.toolCalls;
+    if (this.annotations.length > 0) message.annotations = this.annotations;
     return {
       ...meta,
       object: "chat.completion",

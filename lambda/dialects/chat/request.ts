@@ -9,6 +9,7 @@ import { derivedCacheKey } from "../../codex/cache-key.js";
 import { badRequest } from "../../errors.js";
 import type { FunctionTool, InputFile, InputImage, InputItem, InputText, OutputText, ResponsesRequest, TextFormat, ToolChoice } from "../../codex/types.js";
 import { ToolNames } from "../../codex/tool-names.js";
+import { WEB_SEARCH_SOURCES, webSearchTool, type WebSearchOptions } from "../../codex/web-search.js";
 import { isObject, type Json } from "../json.js";
 
 export const REASONING_EFFORTS = ["none", "minimal", "low", "medium", "high", "xhigh", "max", "ultra"] as const;
@@ -62,10 +63,12 @@ export function convertChatRequest(raw: unknown, options: ConvertOptions): Conve
   } else {
     rejectToolChoiceWithoutTools(req);
   }
+  const search = webSearchOptions(req.web_search_options);
+  if (search) body.tools = [...(body.tools ?? []), webSearchTool(search)];
 
   const effort = convertEffort(req.reasoning_effort) ?? options.aliasEffort;
   body.reasoning = effort === undefined ? { summary: "auto" } : { effort, summary: "auto" };
-  body.include = ["reasoning.encrypted_content"];
+  body.include = search ? ["reasoning.encrypted_content", WEB_SEARCH_SOURCES] : ["reasoning.encrypted_content"];
 
   const text = convertText(req);
   if (text) body.text = text;
@@ -73,6 +76,28 @@ export function convertChatRequest(raw: unknown, options: ConvertOptions): Conve
   if (req.service_tier === "priority") body.service_tier = "priority";
 
   return { body, toolNames, stream, includeUsage };
+}
+
+/**
+ * `web_search_options` (the Chat Completions way to search, as OpenAI's search models take it) turns
+ * on the backend's own web search: `search_context_size`, and `user_location.approximate`.
+ */
+function webSearchOptions(value: unknown): WebSearchOptions | undefined {
+  if (value == null) return undefined;
+  if (!isObject(value)) throw badRequest("web_search_options must be an object.", "web_search_options");
+  const options: WebSearchOptions = {};
+  const size = value.search_context_size;
+  if (size != null) {
+    if (size !== "low" && size !== "medium" && size !== "high") throw badRequest("web_search_options.search_context_size must be low, medium or high.", "web_search_options.search_context_size");
+    options.contextSize = size;
+  }
+  const location = isObject(value.user_location) && isObject(value.user_location.approximate) ? value.user_location.approximate : undefined;
+  if (location) {
+    const picked: Record<string, string> = {};
+    for (const key of ["city", "region", "country", "timezone"] as const) if (typeof location[key] === "string" && location[key] !== "") picked[key] = location[key] as string;
+    options.userLocation = picked;
+  }
+  return options;
 }
 
 function optionalBoolean(value: unknown, param: string): boolean | undefined {

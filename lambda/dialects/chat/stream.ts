@@ -17,6 +17,7 @@ import { isHandshakeEvent } from "../../codex/events.js";
 import type { CodexEvent, OutputItem, ResponseUsage } from "../../codex/types.js";
 import type { ChatChunk, ChatDelta, ChatFinishReason, ChatUsage } from "./types.js";
 import type { ToolNames } from "../../codex/tool-names.js";
+import { urlCitationOf } from "../../codex/web-search.js";
 import { SentText } from "../sent-text.js";
 
 export type StreamFrame =
@@ -47,6 +48,9 @@ export class ChatStreamConverter {
   private readonly texts = new Map<number, SentText>();
   private lastReasoningKey: string | undefined;
   private lastTextIndex: number | undefined;
+  /** the content sent so far, in UTF-16 units, and where each message item's text began in it */
+  private contentLength = 0;
+  private readonly textStarts = new Map<number, number>();
   /** the SSE text of this stream's text-delta chunks up to their content, built at the first */
   private prefix: string | undefined;
 
@@ -118,6 +122,8 @@ export class ChatStreamConverter {
         return this.completeCall(index, event.arguments);
       case "response.output_item.done":
         return this.completeItem(index, event.item);
+      case "response.output_text.annotation.added":
+        return this.annotation(index, (event as { annotation?: unknown }).annotation);
       default:
         return undefined;
     }
@@ -137,8 +143,18 @@ export class ChatStreamConverter {
     this.lastTextIndex = index;
     let sent = this.texts.get(index);
     if (!sent) this.texts.set(index, (sent = new SentText()));
+    if (!this.textStarts.has(index)) this.textStarts.set(index, this.contentLength + separator.length);
     sent.add(text);
+    this.contentLength += separator.length + text.length;
     return separator + text;
+  }
+
+  /** A web search citation, its indexes moved from its message item's text to the whole content. */
+  private annotation(index: number, annotation: unknown): ChatDelta | undefined {
+    const cite = urlCitationOf(annotation);
+    if (!cite) return undefined;
+    const start = this.textStarts.get(index) ?? 0;
+    return { annotations: [{ type: "url_citation", url_citation: { url: cite.url, title: cite.title, start_index: start + cite.start_index, end_index: start + cite.end_index } }] };
   }
 
   private startCall(outputIndex: number, item: OutputItem): ChatDelta {

@@ -23,6 +23,13 @@ export interface ChatDelta {
   refusal?: string | null;
   reasoning_content?: string;
   tool_calls?: ChatToolCallDelta[];
+  /** web search citations, as OpenAI's search models stream them */
+  annotations?: ChatAnnotation[];
+}
+
+export interface ChatAnnotation {
+  type: "url_citation";
+  url_citation: { url: string; title: string; start_index: number; end_index: number };
 }
 
 export type ChatFinishReason = "stop" | "length" | "tool_calls" | "content_filter";
@@ -57,6 +64,7 @@ export interface ChatCompletion {
       refusal: string | null;
       reasoning_content?: string;
       tool_calls?: ChatToolCall[];
+      annotations?: ChatAnnotation[];
     };
     finish_reason: ChatFinishReason;
     logprobs: null;

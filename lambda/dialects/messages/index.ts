@@ -23,7 +23,8 @@ export function messagesDialect(modelMap: ModelMap): Dialect<MessagesFrame> {
         body: converted.body,
         stream: converted.stream,
         fields: { tools: converted.body.tools?.length ?? 0 },
-        converter: ({ requestedModel, now }) => new MessagesStreamConverter({ model: requestedModel, inputTokens, toolNames: converted.toolNames, now }),
+        converter: ({ requestedModel, now }) =>
+          new MessagesStreamConverter({ model: requestedModel, inputTokens, toolNames: converted.toolNames, now, ...(converted.webSearch ? { webSearch: converted.webSearch } : {}) }),
         collector: (maxBytes) => collector(maxBytes),
       };
     },
@@ -88,11 +89,12 @@ function collector(maxBytes: number): Collector<MessagesFrame> {
           if (delta.type === "thinking_delta") block.thinking = String(block.thinking ?? "") + piece;
           if (delta.type === "signature_delta") block.signature = delta.signature;
           if (delta.type === "input_json_delta") json[index] += piece;
+          if (delta.type === "citations_delta") block.citations = [...((block.citations as unknown[] | undefined) ?? []), delta.citation];
           break;
         }
         case "content_block_stop": {
           const block = content[index];
-          if (block?.type === "tool_use") block.input = toolInput(json[index] ?? "");
+          if (block?.type === "tool_use" || block?.type === "server_tool_use") block.input = toolInput(json[index] ?? "");
           break;
         }
         case "message_delta":

@@ -8,12 +8,16 @@
  *   `function_call` items and `tool_result` blocks `function_call_output` items, paired by id;
  * - `thinking` / `redacted_thinking` blocks whose signature we issued become reasoning items again
  *   (the signature carries the backend's encrypted reasoning), so reasoning survives the turn;
- * - custom tools become function tools; server tools the backend cannot run are refused by name;
+ * - custom tools become function tools; a `web_search_*` server tool of any date becomes the
+ *   backend's own `web_search` tool (docs/web-search.md); other server tools are refused by name;
+ * - earlier searches (`server_tool_use` and `web_search_tool_result` blocks) reach the model as
+ *   assistant text, since the backend stores no items to refer to;
  * - `thinking` / `output_config.effort` set the reasoning effort; `max_tokens` is required (as the
  *   API requires it) but never forwarded, nor `temperature`, `top_p`, `top_k`, `stop_sequences`.
  */
 import { derivedCacheKey } from "../../codex/cache-key.js";
 import { ToolNames } from "../../codex/tool-names.js";
+import { WEB_SEARCH_SOURCES, webSearchTool } from "../../codex/web-search.js";
 import type { PassthroughRequest } from "../../codex/types.js";
 import { badRequest } from "../../errors.js";
 import { readSignature } from "./signature.js";
@@ -23,7 +27,20 @@ export interface ConvertedMessagesRequest {
   body: PassthroughRequest;
   stream: boolean;
   toolNames: ToolNames;
+  /** set when the request offers the web search server tool */
+  webSearch?: WebSearchTool;
 }
+
+/** What the answer must honour of the client's web search tool that the backend cannot. */
+export interface WebSearchTool {
+  /** the tool's name, for the `server_tool_use` blocks */
+  name: string;
+  /** results and citations from these domains are left out of the answer */
+  blockedDomains: string[];
+}
+
+/** Anthropic's web search tool, any dated version: `web_search_20250305`, `web_search_20260209`, … */
+const WEB_SEARCH_TYPE = /^web_search_\d{8}$/;
 
 /** `budget_tokens` below the first bound is `low`, below the second `medium`, else `high`. */
 export const THINKING_BUDGET_BOUNDS = [4_096, 16_384] as const;
@@ -50,12 +67,13 @@ export function convertMessagesRequest(raw: unknown, options: { model: string; a
     include: ["reasoning.encrypted_content"],
     reasoning: { summary: "auto", ...effortOf(raw, options.aliasEffort) },
   };
-  const tools = convertTools(raw.tools, toolNames);
+  const { tools, webSearch } = convertTools(raw.tools, toolNames);
   if (tools.length > 0) {
     body.tools = tools;
-    convertToolChoice(raw.tool_choice, body, toolNames);
+    convertToolChoice(raw.tool_choice, body, toolNames, webSearch);
   }
-  return { body, stream, toolNames };
+  if (webSearch) body.include = [...(body.include ?? []), WEB_SEARCH_SOURCES];
+  return { body, stream, toolNames, ...(webSearch ? { webSearch } : {}) };
 }
 
 function systemText(system: unknown): string[] {
@@ -173,6 +191,17 @@ function assistantTurn(blocks: unknown[], param: string, input: Json[], pending:
         input.push({ type: "function_call", call_id: block.id, name: toolNames.toUpstream(block.name), arguments: JSON.stringify(block.input ?? {}) });
         return;
       }
+      case "server_tool_use":
+        // An earlier search: its query, then its results (next block), reach the model as text.
+        if (block.name === "web_search" || (isObject(block.input) && typeof block.input.query === "string")) {
+          const query = isObject(block.input) && typeof block.input.query === "string" ? block.input.query : "";
+          input.push({ type: "message", role: "assistant", content: [{ type: "output_text", text: `[searched the web for: ${query}]` }] });
+          return;
+        }
+        throw badRequest(`${p} is a server_tool_use of '${String(block.name)}', which this proxy cannot replay; only web search can.`, `${p}.name`, "unsupported_content_type");
+      case "web_search_tool_result":
+        input.push({ type: "message", role: "assistant", content: [{ type: "output_text", text: searchResultText(block.content) }] });
+        return;
       case "thinking":
       case "redacted_thinking": {
         // Our signature carries the backend's encrypted reasoning; anything else cannot be replayed.
@@ -181,18 +210,35 @@ function assistantTurn(blocks: unknown[], param: string, input: Json[], pending:
         return;
       }
       default:
-        throw badRequest(`${p}.type '${String(block.type)}' is not supported in an assistant message; use text, tool_use, thinking.`, `${p}.type`, "unsupported_content_type");
+        throw badRequest(`${p}.type '${String(block.type)}' is not supported in an assistant message; use text, tool_use, thinking, server_tool_use, web_search_tool_result.`, `${p}.type`, "unsupported_content_type");
     }
   });
 }
 
-function convertTools(tools: unknown, toolNames: ToolNames): Json[] {
-  if (tools == null) return [];
+/** An earlier search's results as the model reads them again: one line per page. */
+function searchResultText(content: unknown): string {
+  if (!Array.isArray(content)) {
+    const code = isObject(content) && typeof content.error_code === "string" ? content.error_code : "unknown";
+    return `[the web search failed: ${code}]`;
+  }
+  const lines = content.filter(isObject).map((r) => `- ${typeof r.title === "string" ? r.title : ""} <${typeof r.url === "string" ? r.url : ""}>${typeof r.page_age === "string" ? ` (${r.page_age})` : ""}`);
+  return lines.length > 0 ? `[web search results]\n${lines.join("\n")}` : "[the web search found nothing]";
+}
+
+function convertTools(tools: unknown, toolNames: ToolNames): { tools: Json[]; webSearch?: WebSearchTool } {
+  if (tools == null) return { tools: [] };
   if (!Array.isArray(tools)) throw badRequest("tools must be an array.", "tools");
   const serverTools: string[] = [];
   const out: Json[] = [];
+  let webSearch: WebSearchTool | undefined;
   tools.forEach((tool: unknown, i) => {
     if (!isObject(tool) || typeof tool.name !== "string") throw badRequest(`tools[${i}] must be a tool with a name.`, `tools[${i}]`);
+    if (typeof tool.type === "string" && WEB_SEARCH_TYPE.test(tool.type)) {
+      if (webSearch) throw badRequest(`tools[${i}] is a second web search tool; send one.`, `tools[${i}]`);
+      webSearch = { name: tool.name, blockedDomains: domains(tool.blocked_domains, `tools[${i}].blocked_domains`) };
+      out.push(webSearchTool({ allowedDomains: domains(tool.allowed_domains, `tools[${i}].allowed_domains`), ...userLocation(tool.user_location) }));
+      return;
+    }
     if (tool.type !== undefined && tool.type !== "custom") {
       serverTools.push(`${tool.name} (${String(tool.type)})`);
       return;
@@ -202,17 +248,35 @@ function convertTools(tools: unknown, toolNames: ToolNames): Json[] {
     out.push({ type: "function", name: toolNames.toUpstream(tool.name), ...(typeof tool.description === "string" ? { description: tool.description } : {}), parameters: schema, strict: false });
   });
   if (serverTools.length > 0) {
-    throw badRequest(`Anthropic server tools cannot run on the Codex backend: ${serverTools.join(", ")}. Remove them, or declare them as custom tools your client runs.`, "tools", "unsupported_tool");
+    throw badRequest(
+      `Anthropic server tools cannot run on the Codex backend: ${serverTools.join(", ")}. Only web search (web_search_*) can; remove the others, or declare them as custom tools your client runs.`,
+      "tools",
+      "unsupported_tool",
+    );
   }
-  return out;
+  return webSearch ? { tools: out, webSearch } : { tools: out };
 }
 
-function convertToolChoice(choice: unknown, body: PassthroughRequest, toolNames: ToolNames): void {
+function domains(value: unknown, param: string): string[] {
+  if (value == null) return [];
+  if (!Array.isArray(value) || value.some((d) => typeof d !== "string" || d === "")) throw badRequest(`${param} must be an array of domain names.`, param);
+  return value as string[];
+}
+
+function userLocation(value: unknown): { userLocation?: Record<string, string> } {
+  if (!isObject(value)) return {};
+  const out: Record<string, string> = {};
+  for (const key of ["city", "region", "country", "timezone"] as const) if (typeof value[key] === "string" && value[key] !== "") out[key] = value[key] as string;
+  return { userLocation: out };
+}
+
+function convertToolChoice(choice: unknown, body: PassthroughRequest, toolNames: ToolNames, webSearch: WebSearchTool | undefined): void {
   if (choice == null) return;
   if (!isObject(choice)) throw badRequest("tool_choice must be an object.", "tool_choice");
   if (choice.type === "auto") body.tool_choice = "auto";
   else if (choice.type === "any") body.tool_choice = "required";
   else if (choice.type === "none") body.tool_choice = "none";
+  else if (choice.type === "tool" && typeof choice.name === "string" && choice.name === webSearch?.name) body.tool_choice = { type: "web_search" };
   else if (choice.type === "tool" && typeof choice.name === "string") body.tool_choice = { type: "function", name: toolNames.toUpstream(choice.name) };
   else throw badRequest("tool_choice.type must be auto, any, none or tool (with a name).", "tool_choice.type");
   if (choice.disable_parallel_tool_use === true) body.parallel_tool_calls = false;

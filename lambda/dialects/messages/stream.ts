@@ -14,6 +14,8 @@ import type { ToolNames } from "../../codex/tool-names.js";
 import type { CodexEvent, OutputItem } from "../../codex/types.js";
 import { ProxyError } from "../../errors.js";
 import type { StreamConverter } from "../../pipeline/dialect.js";
+import { inDomains, searchOf, urlCitationOf } from "../../codex/web-search.js";
+import type { WebSearchTool } from "./request.js";
 import { writeSignature } from "./signature.js";
 import type { Json } from "../json.js";
 import { SentText } from "../sent-text.js";
@@ -45,9 +47,13 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
   private readonly id = `msg_${randomBytes(12).toString("hex")}`;
   /** each reasoning item's summary parts, by output index and summary index */
   private readonly thinking = new Map<number, Map<number, string>>();
+  /** with web search: each message's text so far (citations quote it) and the pages' titles */
+  private readonly texts = new Map<number, string>();
+  private readonly titles = new Map<string, string>();
+  private searches = 0;
 
   constructor(
-    private readonly options: { model: string; inputTokens: number; toolNames: ToolNames; now: () => number },
+    private readonly options: { model: string; inputTokens: number; toolNames: ToolNames; now: () => number; webSearch?: WebSearchTool },
   ) {}
 
   get isFinished(): boolean {
@@ -73,7 +79,13 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
       case "response.output_text.delta":
       case "response.refusal.delta":
         if (event.type === "response.refusal.delta") this.refused = true;
-        if (event.delta) frames.push(...this.ensureOpen("text", index, { type: "text", text: "" }), this.textDelta(event.delta));
+        if (event.delta) {
+          if (this.options.webSearch) this.texts.set(index, (this.texts.get(index) ?? "") + event.delta);
+          frames.push(...this.ensureOpen("text", index, { type: "text", text: "" }), this.textDelta(event.delta));
+        }
+        break;
+      case "response.output_text.annotation.added":
+        frames.push(...this.citation(index, (event as { annotation?: unknown }).annotation));
         break;
       case "response.reasoning_summary_text.delta":
         if (event.delta) {
@@ -130,6 +142,7 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
 
   private itemDone(index: number, item: OutputItem | undefined): MessagesFrame[] {
     if (!item) return [];
+    if (item.type === "web_search_call") return this.search(item);
     if (item.type === "function_call") {
       // Without an `added` event the whole call arrives here.
       const frames = this.open?.type === "tool_use" && this.open.outputIndex === index ? [] : this.startToolUse(index, { ...item, arguments: "" });
@@ -151,6 +164,42 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
     }
     if (item.type === "message" && this.open?.type === "text" && this.open.outputIndex === index) return this.closeOpen();
     return [];
+  }
+
+  /**
+   * A finished search: a `server_tool_use` block (its input streamed as one `input_json_delta`), then
+   * its `web_search_tool_result` block with the pages the backend read, titled from the citations
+   * seen so far (else by their URL), less any blocked domain.
+   */
+  private search(item: OutputItem): MessagesFrame[] {
+    const search = this.options.webSearch ? searchOf(item) : undefined;
+    if (!search || !this.options.webSearch) return [];
+    this.searches++;
+    const { name, blockedDomains } = this.options.webSearch;
+    const id = `srvtoolu_${(search.id.replace(/^ws_/, "") || randomBytes(12).toString("hex")).slice(0, 48)}`;
+    const frames = this.closeOpen();
+    this.open = { index: this.blocks++, outputIndex: -1, type: "tool_use", sent: new SentText() };
+    frames.push(this.frame({ type: "content_block_start", index: this.open.index, content_block: { type: "server_tool_use", id, name, input: {} } }));
+    frames.push(this.delta({ type: "input_json_delta", partial_json: JSON.stringify({ query: search.query }) }), ...this.closeOpen());
+    const results = [...new Set(search.urls)]
+      .filter((url) => !inDomains(url, blockedDomains))
+      .map((url) => ({ type: "web_search_result", url, title: this.titles.get(url) ?? url, encrypted_content: Buffer.from(url).toString("base64url"), page_age: null }));
+    const at = this.blocks++;
+    frames.push(this.frame({ type: "content_block_start", index: at, content_block: { type: "web_search_tool_result", tool_use_id: id, content: results } }), this.frame({ type: "content_block_stop", index: at }));
+    return frames;
+  }
+
+  /** A `url_citation` on the answer's text as Anthropic's `citations_delta` on the text block it belongs to. */
+  private citation(index: number, annotation: unknown): MessagesFrame[] {
+    const cite = this.options.webSearch ? urlCitationOf(annotation) : undefined;
+    if (!cite || !this.options.webSearch || inDomains(cite.url, this.options.webSearch.blockedDomains)) return [];
+    this.titles.set(cite.url, cite.title);
+    const cited = (this.texts.get(index) ?? "").slice(cite.start_index, cite.end_index).slice(0, 150);
+    const encrypted_index = Buffer.from(`${cite.url}#${cite.start_index}-${cite.end_index}`).toString("base64url");
+    return [
+      ...this.ensureOpen("text", index, { type: "text", text: "" }),
+      this.delta({ type: "citations_delta", citation: { type: "web_search_result_location", url: cite.url, title: cite.title, cited_text: cited, encrypted_index } }),
+    ];
   }
 
   private ensureOpen(type: "text" | "thinking", outputIndex: number, block: Json): MessagesFrame[] {
@@ -179,7 +228,13 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
       this.frame({
         type: "message_delta",
         delta: { stop_reason: stopReason, stop_sequence: null },
-        usage: { input_tokens: Math.max(0, (usage?.input_tokens ?? 0) - cached), output_tokens: usage?.output_tokens ?? 0, cache_read_input_tokens: cached, cache_creation_input_tokens: 0 },
+        usage: {
+          input_tokens: Math.max(0, (usage?.input_tokens ?? 0) - cached),
+          output_tokens: usage?.output_tokens ?? 0,
+          cache_read_input_tokens: cached,
+          cache_creation_input_tokens: 0,
+          ...(this.options.webSearch ? { server_tool_use: { web_search_requests: this.searches } } : {}),
+        },
       }),
       this.frame({ type: "message_stop" }),
       { kind: "done" },

@@ -58,6 +58,8 @@ function messagesSearch(target: () => Target): void {
     expect(result).toMatchObject({ type: "web_search_tool_result", tool_use_id: use?.id });
     const results = result?.content as { type: string; url: string; title: string; encrypted_content: string }[];
     expect(results.map((r) => r.url)).toEqual([NODE.url, LTS.url, SPAM.url]);
+    // folded, the cited pages take the titles their citations give; an uncited one keeps its URL
+    expect(results.map((r) => r.title)).toEqual([NODE.title, LTS.title, SPAM.url]);
     expect(results.every((r) => r.type === "web_search_result" && r.encrypted_content !== "")).toBe(true);
     expect(text.map((b) => b.text).join("")).toBe(TEXT);
     const citations = text.flatMap((b) => (b.citations as Record<string, unknown>[] | undefined) ?? []);

@@ -60,6 +60,19 @@ function toolInput(text: string): unknown {
   }
 }
 
+/**
+ * The backend names a page only in the citations that follow its search, so a streamed result can
+ * carry only its URL as title; a folded answer still has its results open, and takes the title.
+ */
+function titleResults(content: Record<string, unknown>[], citation: unknown): void {
+  const { url, title } = (citation ?? {}) as { url?: unknown; title?: unknown };
+  if (typeof url !== "string" || typeof title !== "string") return;
+  for (const block of content) {
+    if (block?.type !== "web_search_tool_result" || !Array.isArray(block.content)) continue;
+    for (const result of block.content as { url?: unknown; title?: unknown }[]) if (result.url === url && result.title === url) result.title = title;
+  }
+}
+
 /** The `message` object a non-streamed request gets, folded from the same frames. */
 function collector(maxBytes: number): Collector<MessagesFrame> {
   let message: Record<string, unknown> = {};
@@ -89,7 +102,10 @@ function collector(maxBytes: number): Collector<MessagesFrame> {
           if (delta.type === "thinking_delta") block.thinking = String(block.thinking ?? "") + piece;
           if (delta.type === "signature_delta") block.signature = delta.signature;
           if (delta.type === "input_json_delta") json[index] += piece;
-          if (delta.type === "citations_delta") block.citations = [...((block.citations as unknown[] | undefined) ?? []), delta.citation];
+          if (delta.type === "citations_delta") {
+            block.citations = [...((block.citations as unknown[] | undefined) ?? []), delta.citation];
+            titleResults(content, delta.citation);
+          }
           break;
         }
         case "content_block_stop": {

@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { SETTINGS } from "../lambda/settings.js";
 import { bundleDirIn } from "../lib/synth-bundle.js";
 import { fail, parseArgs } from "./cli-args.js";
 import { LambdaEmulator } from "./lambda-emulator.js";
@@ -18,10 +19,18 @@ const HELP = `Usage: npm run dev:lambda -- [--port <n>] [--auth-path <file>] [--
 Synthesizes the stack (npx cdk synth) and serves its Lambda bundle at http://127.0.0.1:<port>/v1
 under the real aws-lambda-ric. Keys: PROXY_API_KEYS, or one generated key printed at start.
 Tokens: --auth-path / CODEX_AUTH_PATH (default ~/.codex/auth.json), or CODEX_SECRET_ID with
-AWS_ENDPOINT_URL_SECRETS_MANAGER for a Secrets Manager endpoint. Other settings (CODEX_BASE_URL,
-ALLOWED_MODELS, LOG_LEVEL, ...) are passed to the function as they are.`;
+AWS_ENDPOINT_URL_SECRETS_MANAGER for a Secrets Manager endpoint. The function's other settings are
+passed to it as they are: ${SETTINGS.filter((s) => s.where === "both").map((s) => s.env).join(", ")}.`;
 
-const PASSED = ["CODEX_BASE_URL", "CODEX_CLIENT_VERSION", "ALLOWED_MODELS", "LOG_LEVEL", "OPENAI_BASE_URL", "UPSTREAM_PROXY_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "CODEX_REFRESH_URL"];
+/** Every setting the deployed function takes (lambda/settings.ts), and the AWS SDK's own. */
+const PASSED = [
+  ...SETTINGS.filter((s) => s.where === "both").map((s) => s.env),
+  "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+  "AWS_REGION",
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+];
 
 async function main(): Promise<void> {
   let args: Record<string, string | true>;

@@ -11,34 +11,21 @@ import { keepFresh } from "./auth/keep-fresh.js";
 import type { Credentials, TokenSource } from "./auth/tokens.js";
 import { createUpstream, type Fetch } from "./codex/http.js";
 import { ConfigError, DEFAULTS, readLocalConfig, type LocalConfig } from "./config.js";
+import { settingsHelp } from "./settings.js";
 import { batchedStderr, createLogger, type Logger } from "./log.js";
 import { createNodeHandler } from "./node-adapter.js";
 import { VERSION } from "./version.js";
 
+const listed = settingsHelp();
 const HELP = `codex-openai-proxy ${VERSION}: OpenAI Chat Completions, Responses and Anthropic Messages endpoints for your ChatGPT subscription.
 
 Usage: npm start -- [options]
 
 Options:
-  --port <n>          port to listen on (env PORT, default ${DEFAULTS.port})
-  --host <addr>       address to listen on (env HOST, default ${DEFAULTS.host})
-  --auth-path <file>  the Codex CLI login (env CODEX_AUTH_PATH, default ~/.codex/auth.json)
-  --help, --version
+${listed.options}
 
 Environment:
-  PROXY_API_KEYS        comma-separated keys clients must send as 'Authorization: Bearer <key>'
-                        (required to listen on anything but 127.0.0.1)
-  ALLOWED_MODELS        comma-separated model allowlist (default: the account's live catalog)
-  CODEX_BASE_URL        default ${DEFAULTS.codexBaseUrl}
-  CODEX_CLIENT_VERSION  Codex CLI version sent upstream (default ${DEFAULTS.clientVersion})
-  CODEX_REFRESH_URL     OAuth endpoint for refreshing the login (default ${DEFAULTS.refreshUrl})
-  OPENAI_API_KEY        use an OpenAI API key instead, when there is no ChatGPT login
-  OPENAI_BASE_URL       where API-key requests go (default ${DEFAULTS.openaiBaseUrl})
-  UPSTREAM_PROXY_URL    HTTP(S) proxy for upstream calls
-  UPSTREAM_MAX_CONNECTIONS  cap on concurrent upstream streams (default: none)
-  CORS_ORIGINS          comma-separated web origins allowed to call from a browser
-  ANTHROPIC_MODEL_MAP   /v1/messages model names -> models (default opus=gpt-5.5,sonnet=gpt-5.5,haiku=gpt-5.4-mini,*=gpt-5.5)
-  LOG_LEVEL             debug | info | warn | error | silent (default info)
+${listed.environment}
 
 Clients: base URL http://127.0.0.1:${DEFAULTS.port}/v1, any model from GET /v1/models.`;
 

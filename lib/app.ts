@@ -1,6 +1,7 @@
 /** Builds the CDK app from context (`-c key=value` or cdk.json), with the cdk-nag AwsSolutions checks. */
 import { App, Validations, type AppProps } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
+import { functionSettings } from "../lambda/settings.js";
 import { ProxyStack, type ProxyStackProps } from "./proxy-stack.js";
 
 export function buildApp(props: AppProps = {}): { app: App; stack: ProxyStack } {
@@ -21,20 +22,21 @@ export function buildApp(props: AppProps = {}): { app: App; stack: ProxyStack } 
     description: "codex-openai-proxy: OpenAI-compatible endpoint for a ChatGPT subscription",
     ...(account && region ? { env: { account, region } } : {}),
   };
-  const models = ctx("allowedModels");
-  if (models) stackProps.allowedModels = models.split(",").map((m) => m.trim()).filter(Boolean);
+  // The function's settings (lambda/settings.ts): each from its context key, checked as the function will.
+  const settings: Record<string, string> = {};
+  for (const [env, key] of functionSettings()) {
+    const value = ctx(key);
+    if (value !== undefined) settings[env] = value;
+  }
+  stackProps.settings = settings;
   const memory = number("memorySize");
   if (memory !== undefined) stackProps.memorySize = memory;
   const reserved = number("reservedConcurrency");
   if (reserved !== undefined) stackProps.reservedConcurrency = reserved;
-  const version = ctx("codexClientVersion");
-  if (version) stackProps.codexClientVersion = version;
   const rotationHours = number("rotationHours");
   if (rotationHours !== undefined) stackProps.rotationHours = rotationHours;
   const usageAlarmPercent = number("usageAlarmPercent");
   if (usageAlarmPercent !== undefined) stackProps.usageAlarmPercent = usageAlarmPercent;
-  const egress = ctx("upstreamProxyUrl");
-  if (egress) stackProps.upstreamProxyUrl = egress;
 
   const stack = new ProxyStack(app, ctx("stackName") ?? "CodexOpenAIProxy", stackProps);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

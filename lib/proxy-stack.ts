@@ -14,19 +14,19 @@ import { Topic } from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
 import { fileURLToPath } from "node:url";
 import { METRICS_NAMESPACE } from "../lambda/observe/namespace.js";
+import { ConfigError, readCoreConfig } from "../lambda/config.js";
 import { builtinShimArgs } from "./builtin-shims.js";
 
 export interface ProxyStackProps extends StackProps {
-  /** ALLOWED_MODELS for the function; default: the account's live catalog */
-  allowedModels?: string[];
+  /**
+   * The function's settings by variable (lambda/settings.ts: ALLOWED_MODELS, CODEX_CLIENT_VERSION,
+   * UPSTREAM_PROXY_URL, ANTHROPIC_MODEL_MAP, CORS_ORIGINS, …), checked here as the function checks them
+   */
+  settings?: Record<string, string>;
   /** MB; default 256 (the function mostly waits on the network) */
   memorySize?: number;
   /** caps concurrent executions (and so cost); default: no cap */
   reservedConcurrency?: number;
-  /** CODEX_CLIENT_VERSION for the function */
-  codexClientVersion?: string;
-  /** UPSTREAM_PROXY_URL: an HTTP(S) egress proxy for networks the backend's firewall challenges */
-  upstreamProxyUrl?: string;
   logRetention?: RetentionDays;
   /** how often the login is refreshed by rotation; Secrets Manager allows 4 hours to 1000 days */
   rotationHours?: number;
@@ -65,9 +65,15 @@ export class ProxyStack extends Stack {
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       POWERTOOLS_SERVICE_NAME: this.stackName,
     };
-    if (props.allowedModels?.length) environment.ALLOWED_MODELS = props.allowedModels.join(",");
-    if (props.codexClientVersion) environment.CODEX_CLIENT_VERSION = props.codexClientVersion;
-    if (props.upstreamProxyUrl) environment.UPSTREAM_PROXY_URL = props.upstreamProxyUrl;
+    const settings = props.settings ?? {};
+    try {
+      readCoreConfig(settings); // a bad value stops the synth with the message the function would log
+    } catch (err) {
+      if (err instanceof ConfigError) throw new Error(`${err.message} (set with cdk -c)`);
+      throw err;
+    }
+    Object.assign(environment, settings);
+    const upstreamProxyUrl = settings.UPSTREAM_PROXY_URL;
 
     this.fn = this.bundledFunction("Proxy", {
       entry: "lambda/handler.ts",
@@ -83,7 +89,7 @@ export class ProxyStack extends Stack {
       description: "Refreshes the Codex login in the tokens secret (Secrets Manager rotation)",
       memorySize: 256,
       timeout: Duration.minutes(2),
-      environment: { NODE_OPTIONS: "--enable-source-maps", LOG_LEVEL: "info", ...(props.upstreamProxyUrl ? { UPSTREAM_PROXY_URL: props.upstreamProxyUrl } : {}) },
+      environment: { NODE_OPTIONS: "--enable-source-maps", LOG_LEVEL: "info", ...(upstreamProxyUrl ? { UPSTREAM_PROXY_URL: upstreamProxyUrl } : {}) },
       retention: props.logRetention,
     });
 

@@ -13,6 +13,7 @@ import { readRateLimits, usageHeaders, type RateLimits } from "./codex/rate-limi
 import type { CoreConfig } from "./config.js";
 import { ProxyError, toProxyError } from "./errors.js";
 import { BodyBudget } from "./http/body.js";
+import { deadlineError } from "./http/deadline.js";
 import { BrowserPolicy } from "./http/browser-policy.js";
 import type { HeaderMap } from "./http/headers.js";
 import { isStreamed, jsonReply, toResponse, type Reply } from "./http/reply.js";
@@ -66,6 +67,8 @@ export interface AppHandle {
   /** the same app, fetch-style */
   fetch: (request: Request, options?: { budgetMs?: number }) => Promise<Response>;
   models: ModelCatalog;
+  /** an error in the shape of the route at this path, for the adapters' own backstops */
+  errorReply: (path: string, error: ProxyError) => Reply;
 }
 
 interface Route {
@@ -217,7 +220,13 @@ export function createApp(deps: AppDeps): AppHandle {
           headers: { allow: [...route.methods, "OPTIONS"].join(", ") },
         });
       }
-      if (route.auth) await deps.clientKeys.verify(route.credential ? route.credential(request) : request.headers.get("authorization"), route.keyHint);
+      // The time budget covers the whole request, the key check (a Secrets Manager read) included, so
+      // a slow one still ends in this route's error shape.
+      const deadline = options.budgetMs === undefined ? undefined : now() + options.budgetMs;
+      if (route.auth) {
+        const verified = deps.clientKeys.verify(route.credential ? route.credential(request) : request.headers.get("authorization"), route.keyHint);
+        await (options.budgetMs === undefined ? verified : beforeDeadline(verified, options.budgetMs));
+      }
       const reply = await route.run(
         request,
         {
@@ -230,7 +239,7 @@ export function createApp(deps: AppDeps): AppHandle {
           if (limits) Object.assign(fields, limitFields(limits));
         },
         },
-        options.budgetMs,
+        deadline === undefined ? undefined : Math.max(1, deadline - now()),
       );
       return finish(reply);
     } catch (err) {
@@ -240,12 +249,31 @@ export function createApp(deps: AppDeps): AppHandle {
       }
       const error = toProxyError(err);
       if (!(err instanceof ProxyError)) unexpected(err);
-      const route = routes[path];
-      return finish(route?.errorReply ? route.errorReply(error) : error.toReply(), { error_code: error.code ?? error.type });
+      return finish(errorReply(path, error), { error_code: error.code ?? error.type });
     }
   };
 
-  return { handle, fetch: async (request, options) => toResponse(await handle(request, options)), models };
+  /** An error as the clients of the route at `path` expect it: Anthropic's shape on /v1/messages, OpenAI's elsewhere. */
+  const errorReply = (path: string, error: ProxyError): Reply => {
+    const route = routes[path.replace(/\/+$/, "") || "/"];
+    return route?.errorReply ? route.errorReply(error) : error.toReply();
+  };
+
+  return { handle, fetch: async (request, options) => toResponse(await handle(request, options)), models, errorReply };
+}
+
+/** `pending`, or the budget's 504 once `ms` have passed. */
+async function beforeDeadline<T>(pending: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(deadlineError(ms)), ms);
+  });
+  try {
+    return await Promise.race([pending, expired]);
+  } finally {
+    clearTimeout(timer);
+    pending.catch(() => {}); // settled or abandoned: nobody waits for it any more
+  }
 }
 
 /** A header list a preflight may echo back: names and commas only, so nothing it carries can break the response's header block. */

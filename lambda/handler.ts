@@ -37,6 +37,7 @@ let warmUpStarted = 0;
 const WARM_UP_MS = 5_000;
 
 /** Built once per cold start; a configuration error is served as a clear 500 instead of a crash loop. */
+let errorReply: (path: string, error: ProxyError) => Reply = (_, error) => error.toReply();
 const app: App | ProxyError = (() => {
   try {
     const config = readLambdaConfig(process.env);
@@ -49,7 +50,8 @@ const app: App | ProxyError = (() => {
         : FileTokenSource.load(config.tokens.path, { refresh: { url: config.refreshUrl, fetch: upstream.fetch }, log });
     const clientKeys: ClientKeyCheck =
       config.keys.kind === "secret" ? new SecretClientKeys(secrets, config.keys.secretId, log) : new StaticClientKeys(config.keys.keys);
-    const { handle, models } = createApp({ tokens, clientKeys, upstream, config, log, onRequestEnd: requestMetrics() });
+    const { handle, models, errorReply: routeError } = createApp({ tokens, clientKeys, upstream, config, log, onRequestEnd: requestMetrics() });
+    errorReply = routeError;
     // The login and the model catalog (which also opens the upstream connection), and the client keys.
     warmUpStarted = Date.now();
     warmUp = { "login and model catalog": tokens.get().then(() => models.list()), ...(clientKeys.warm ? { "client keys": clientKeys.warm() } : {}) };
@@ -99,19 +101,21 @@ export function toRequest(event: LambdaFunctionURLEvent, signal: AbortSignal): A
 }
 
 async function respond(event: LambdaFunctionURLEvent, context: Context): Promise<Reply> {
-  if (app instanceof ProxyError) return app.toReply();
+  const path = event.rawPath ?? "/";
+  if (app instanceof ProxyError) return errorReply(path, app);
   const abort = new AbortController();
   const remaining = context.getRemainingTimeInMillis();
   const budget = budgetFrom(remaining);
   log.debug("invocation", { request_id: context.awsRequestId, remaining_ms: remaining, budget_ms: budget });
   try {
     const request = toRequest(event, abort.signal);
-    if (request instanceof ProxyError) return request.toReply();
-    // The pipeline ends a turn within the budget in its dialect's terms; this guards what comes before.
-    return await respondWithin(app(request, { budgetMs: budget }), budget + Math.min(500, Math.max(1, remaining - budget) / 2), abort);
+    if (request instanceof ProxyError) return errorReply(path, request);
+    // The app ends a request within the budget in its route's terms; this is the last guard.
+    const render = (error: ProxyError) => errorReply(path, error);
+    return await respondWithin(app(request, { budgetMs: budget }), budget + Math.min(500, Math.max(1, remaining - budget) / 2), abort, render);
   } catch (err) {
     log.error("unexpected failure in the handler", { request_id: context.awsRequestId, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-    return toProxyError(err).toReply();
+    return errorReply(path, toProxyError(err));
   }
 }
 

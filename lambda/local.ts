@@ -68,8 +68,8 @@ function main(): void {
   if (!clientKeys.enforced) {
     log.warn("PROXY_API_KEYS is not set: any program on this machine can use your subscription through the proxy (it listens on loopback only).");
   }
-  const { handle, models } = createApp({ tokens, clientKeys, upstream, config, log });
-  const server = createServer(createNodeHandler(handle, log));
+  const { handle, models, errorReply } = createApp({ tokens, clientKeys, upstream, config, log });
+  const server = createServer(createNodeHandler(handle, log, errorReply));
   server.on("error", (err: NodeJS.ErrnoException) => {
     fail(err.code === "EADDRINUSE" ? `Port ${config.port} on ${config.host} is already in use. Choose another with --port or PORT.` : `Cannot listen: ${err.message}`, 1);
   });

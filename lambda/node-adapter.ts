@@ -4,9 +4,10 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { App } from "./app.js";
-import { ProxyError } from "./errors.js";
+import { ProxyError, toProxyError } from "./errors.js";
 import { headerMap } from "./http/headers.js";
 import { buildRequest, type AppRequest } from "./http/request.js";
+import type { Reply } from "./http/reply.js";
 import { writeBody } from "./http/sink.js";
 import type { Logger } from "./log.js";
 
@@ -24,18 +25,22 @@ export function toAppRequest(req: IncomingMessage, signal: AbortSignal): AppRequ
   });
 }
 
-export function createNodeHandler(app: App, log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
+/** An error as the clients of the route at a path expect it (the app's `errorReply`). */
+export type ErrorReply = (path: string, error: ProxyError) => Reply;
+
+export function createNodeHandler(app: App, log: Logger, errorReply: ErrorReply = (_, error) => error.toReply()): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const clientGone = new AbortController();
     res.on("close", () => {
       if (!res.writableFinished) clientGone.abort();
     });
-    void serve(app, req, res, clientGone.signal).catch((err: unknown) => {
+    void serve(app, req, res, clientGone.signal, errorReply).catch((err: unknown) => {
       if (clientGone.signal.aborted) return;
       log.error("response failed", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
       if (!res.headersSent) {
-        res.writeHead(500, { "content-type": "application/json" });
-        res.end(JSON.stringify({ error: { message: "Internal proxy error.", type: "server_error", param: null, code: "internal_error" } }));
+        const reply = errorReply(pathOf(req), toProxyError(err));
+        res.writeHead(reply.status, reply.headers);
+        res.end(reply.body);
       } else {
         res.destroy();
       }
@@ -43,9 +48,11 @@ export function createNodeHandler(app: App, log: Logger): (req: IncomingMessage,
   };
 }
 
-async function serve(app: App, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+const pathOf = (req: IncomingMessage): string => (req.url ?? "/").split("?")[0] as string;
+
+async function serve(app: App, req: IncomingMessage, res: ServerResponse, signal: AbortSignal, errorReply: ErrorReply): Promise<void> {
   const request = toAppRequest(req, signal);
-  const reply = request instanceof ProxyError ? request.toReply() : await app(request);
+  const reply = request instanceof ProxyError ? errorReply(pathOf(req), request) : await app(request);
   res.writeHead(reply.status, reply.headers);
   if (req.method === "HEAD") {
     res.end();

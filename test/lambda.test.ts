@@ -198,6 +198,27 @@ describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real run
     expect(codex.responsesCalls.at(-1)?.headers.authorization).toBe(`Bearer ${renewed}`);
   });
 
+  it("a key check slower than the time budget ends in the route's own error shape: Anthropic's on /v1/messages, OpenAI's elsewhere", async () => {
+    const slowSm = await new FakeSecretsManager().start();
+    let short: LambdaEmulator | undefined;
+    try {
+      slowSm.create("codex-tokens", JSON.stringify(authJson()));
+      slowSm.create("proxy-keys", JSON.stringify({ keys: [KEY] }));
+      slowSm.slow.set("proxy-keys", 9_000);
+      short = await startEmulator({ bundleDir: bundle.bundleDir, env: { ...env(), ...slowSm.env }, timeoutMs: 4_000, nodePath }, logs);
+      const messages = await fetch(`${short.url}/v1/messages`, { method: "POST", headers: { "x-api-key": KEY, "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-5.5", max_tokens: 10, messages: [{ role: "user", content: "x" }] }) });
+      expect(messages.status).toBe(504);
+      expect(await messages.json()).toMatchObject({ type: "error", error: { type: "api_error", message: expect.stringContaining("time budget") } });
+      const chat = await post(short.url, chatBody());
+      expect(chat.status).toBe(504);
+      expect(await chat.json()).toMatchObject({ error: { code: "deadline_exceeded" } });
+      expect(short.failures).toEqual([]);
+    } finally {
+      await short?.stop();
+      await slowSm.stop();
+    }
+  }, 60_000);
+
   it("ends a stream within the time budget with an in-band error, before the function would be killed", async () => {
     const short = await startEmulator({ bundleDir: bundle.bundleDir, env: env(), timeoutMs: 6_000, nodePath }, logs);
     try {

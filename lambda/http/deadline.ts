@@ -28,9 +28,10 @@ export function budgetFrom(remainingMs: number): number {
 
 /**
  * Resolves to `pending`'s response, or to a 504 once `budgetMs` has passed (`abort` is then fired so
- * the work stops too). Only the wait for the response is bounded: its body is the pipeline's business.
+ * the work stops too), rendered as the route's clients expect it. Only the wait for the response is
+ * bounded: its body is the pipeline's business.
  */
-export async function respondWithin(pending: Promise<Reply>, budgetMs: number, abort: AbortController): Promise<Reply> {
+export async function respondWithin(pending: Promise<Reply>, budgetMs: number, abort: AbortController, render: (error: ProxyError) => Reply = (e) => e.toReply()): Promise<Reply> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<"expired">((resolve) => {
     timer = setTimeout(() => resolve("expired"), budgetMs);
@@ -40,7 +41,7 @@ export async function respondWithin(pending: Promise<Reply>, budgetMs: number, a
     if (first !== "expired") return first;
     abort.abort();
     pending.catch(() => {}); // it will reject with the abort; nobody is waiting for it any more
-    return deadlineError(budgetMs).toReply();
+    return render(deadlineError(budgetMs));
   } finally {
     clearTimeout(timer);
   }

@@ -52,6 +52,8 @@ export class FakeSecretsManager {
     return this.rotating;
   }
   url = "";
+  /** GetSecretValue of these secrets answers this many ms late (a slow key check) */
+  readonly slow = new Map<string, number>();
 
   constructor() {
     this.server = createServer(async (req, res) => {
@@ -64,6 +66,8 @@ export class FakeSecretsManager {
       try {
         const failure = this.failures.findIndex((f) => f.op === op || f.op === "*");
         if (failure >= 0) throw this.failures.splice(failure, 1)[0]?.error;
+        const late = op === "GetSecretValue" ? this.slow.get(String(body.SecretId)) : undefined;
+        if (late) await new Promise((resolve) => setTimeout(resolve, late));
         const out = await this.dispatch(op, body);
         res.writeHead(200, { "content-type": "application/x-amz-json-1.1" });
         res.end(JSON.stringify(out));

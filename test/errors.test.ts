@@ -299,3 +299,26 @@ describe("failures after streaming began are in-band, never [DONE]", () => {
     await expectError(await post(chatBody()), 502, { message: /truncated/, code: "upstream_stream_truncated" });
   });
 });
+
+describe("one table for upstream failures: the same condition reads the same however it arrived", () => {
+  const failedEvents = (code: string, message: string) => {
+    const turn = recorded("recorded.openai-phase.1.jsonl").slice(0, 2);
+    return [...turn, { type: "response.failed", response: { id: "resp_x", status: "failed", output: [], error: { code, message } } } as never];
+  };
+  it.each([
+    ["rate_limit_exceeded", 429, "Rate limit reached for requests. Please try again in 7s."],
+    ["server_is_overloaded", 503, "The server is overloaded."],
+    ["context_length_exceeded", 400, "Your input exceeds the context window of this model."],
+  ])("%s as an HTTP %i and as a response.failed event: one status, code, message and Retry-After", async (code, status, message) => {
+    const reply = { kind: "json" as const, status, body: { error: { code, message, type: "invalid_request_error" } } };
+    proxy.codex.enqueue(reply, ...(status === 503 ? [reply] : [])); // a 503 is tried once more before the client hears of it
+    const viaStatus = await post(chatBody());
+    proxy.codex.enqueue({ kind: "sse", events: failedEvents(code, message) });
+    const viaEvent = await post(chatBody());
+    expect(viaStatus.status).toBe(viaEvent.status);
+    expect(viaStatus.headers.get("retry-after")).toBe(viaEvent.headers.get("retry-after"));
+    const [a, b] = [(await viaStatus.json()) as { error: unknown }, (await viaEvent.json()) as { error: unknown }];
+    expect(a.error).toEqual(b.error);
+    expect((a.error as { param: unknown }).param).toBeNull();
+  });
+});

@@ -9,6 +9,16 @@ import type { HeaderMap } from "../http/headers.js";
 
 const USAGE_LIMIT = /usage_limit_reached|usage_not_included|rate_limit_exceeded|usage limit/i;
 
+/** The failures mapUpstreamFailure knows by code, whether they came in the stream or as an HTTP status. */
+const SHARED_CODES = new Set([
+  "rate_limit_exceeded",
+  "context_length_exceeded",
+  "server_is_overloaded",
+  "service_unavailable_error",
+  "slow_down",
+  "invalid_encrypted_content",
+]);
+
 /** Upstream fields as bounded strings: a hostile body may put anything anywhere. */
 const text = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value.slice(0, 2000) : undefined);
 
@@ -26,8 +36,8 @@ export function mapUpstreamFailure(info: UpstreamErrorInfo | undefined, nowMs: n
         code,
       });
     case "rate_limit_exceeded": {
-      const seconds = retryAfterFromText(upstreamMessage);
-      return new ProxyError(429, `The Codex backend is rate limiting this account: ${upstreamMessage}`, {
+      const seconds = info?.retry_after_seconds ?? retryAfterFromText(upstreamMessage);
+      return new ProxyError(429, `The Codex backend is rate limiting this account: ${upstreamMessage}${seconds === undefined ? "" : ` Retry in ${humanDuration(seconds)}.`}`, {
         code,
         headers: seconds === undefined ? {} : { "retry-after": String(seconds) },
       });
@@ -35,13 +45,14 @@ export function mapUpstreamFailure(info: UpstreamErrorInfo | undefined, nowMs: n
     case "insufficient_quota":
       return new ProxyError(429, `The account has no quota left: ${upstreamMessage}`, { code });
     case "context_length_exceeded":
-      return new ProxyError(400, `${upstreamMessage} Shorten the conversation or start a new one.`, { code, param: "messages" });
+      // no `param`: which field holds the conversation differs by dialect (messages, input)
+      return new ProxyError(400, `${upstreamMessage} Shorten the conversation or start a new one.`, { code });
     case "server_is_overloaded":
     case "service_unavailable_error":
     case "slow_down":
       return new ProxyError(503, `The Codex backend is overloaded: ${upstreamMessage} Retry in a moment.`, {
         code: "upstream_overloaded",
-        headers: { "retry-after": "5" },
+        headers: { "retry-after": String(info?.retry_after_seconds ?? 5) },
       });
     case "invalid_encrypted_content":
       return encryptedContentRefused(upstreamMessage);
@@ -171,15 +182,12 @@ export function mapUpstreamHttpError(res: UpstreamHttpError, nowMs: number, logi
     if (retryAfter !== undefined && mapped.headers["retry-after"] === undefined) mapped.headers["retry-after"] = String(retryAfter);
     return mapped;
   }
-  if (status === 429) {
-    const message = parsed.info?.message ?? parsed.detail ?? "too many requests";
-    const wait = retryAfter ?? retryAfterFromText(message);
-    return new ProxyError(429, `The Codex backend is rate limiting this account: ${message}${wait === undefined ? "" : ` Retry in ${humanDuration(wait)}.`}`, {
-      code: "rate_limit_exceeded",
-      headers: wait === undefined ? {} : { "retry-after": String(wait) },
-    });
-  }
-  if (parsed.info?.code === "invalid_encrypted_content") return mapUpstreamFailure(parsed.info, nowMs);
+  // One table for the conditions both paths share (mapUpstreamFailure): a code says which, else the status.
+  const message = parsed.info?.message ?? parsed.detail;
+  const retry = retryAfter === undefined ? {} : { retry_after_seconds: retryAfter };
+  const code = parsed.info?.code ?? parsed.info?.type;
+  if (code && SHARED_CODES.has(code)) return mapUpstreamFailure({ ...parsed.info, ...retry, code }, nowMs);
+  if (status === 429) return mapUpstreamFailure({ ...retry, message: message ?? "too many requests", code: "rate_limit_exceeded" }, nowMs);
   if (status >= 400 && status < 500) {
     const text = parsed.detail ?? parsed.info?.message ?? (bodyText.trim().slice(0, 500) || `HTTP ${status}`);
     return new ProxyError(status === 413 ? 413 : 400, `The Codex backend rejected the request: ${text}`, {
@@ -189,12 +197,7 @@ export function mapUpstreamHttpError(res: UpstreamHttpError, nowMs: number, logi
     });
   }
   const said = parsed.detail ?? parsed.info?.message;
-  if (status === 503) {
-    return new ProxyError(503, `The Codex backend is overloaded (HTTP 503${said ? `: ${said}` : ""}). Retry in a moment.`, {
-      code: "upstream_overloaded",
-      headers: { "retry-after": String(retryAfter ?? 5) },
-    });
-  }
+  if (status === 503) return mapUpstreamFailure({ ...retry, message: said ?? "HTTP 503", code: "service_unavailable_error" }, nowMs);
   return new ProxyError(502, `The Codex backend answered HTTP ${status}${said ? `: ${said}` : ""}. This is usually temporary; retry in a moment.`, {
     code: "upstream_unavailable",
   });

@@ -95,6 +95,8 @@ export interface UpstreamErrorInfo {
   plan_type?: string | null | undefined;
   resets_at?: number | null | undefined;
   resets_in_seconds?: number | null | undefined;
+  /** not the backend's: the HTTP answer's Retry-After, when the failure came as a status */
+  retry_after_seconds?: number;
 }
 
 export interface OutputItem {

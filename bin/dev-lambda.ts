@@ -20,7 +20,9 @@ Synthesizes the stack (npx cdk synth) and serves its Lambda bundle at http://127
 under the real aws-lambda-ric. Keys: PROXY_API_KEYS, or one generated key printed at start.
 Tokens: --auth-path / CODEX_AUTH_PATH (default ~/.codex/auth.json), or CODEX_SECRET_ID with
 AWS_ENDPOINT_URL_SECRETS_MANAGER for a Secrets Manager endpoint. The function's other settings are
-passed to it as they are: ${SETTINGS.filter((s) => s.where === "both").map((s) => s.env).join(", ")}.`;
+passed to it as they are: ${SETTINGS.filter((s) => s.where === "both")
+  .map((s) => s.env)
+  .join(", ")}.`;
 
 /** Every setting the deployed function takes (lambda/settings.ts), and the AWS SDK's own. */
 const PASSED = [
@@ -76,7 +78,10 @@ async function main(): Promise<void> {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === "MODULE_NOT_FOUND" || /aws-lambda-ric/.test(e.message)) {
-      fail(TOOL, "aws-lambda-ric is not installed or not built. Install autoconf, automake and libtool (apt-get install -y autoconf automake libtool), then `npm rebuild aws-lambda-ric`.");
+      fail(
+        TOOL,
+        "aws-lambda-ric is not installed or not built. Install autoconf, automake and libtool (apt-get install -y autoconf automake libtool), then `npm rebuild aws-lambda-ric`.",
+      );
     }
     return fail(TOOL, e.code === "EADDRINUSE" ? "That port is in use; pass --port." : e.message);
   }

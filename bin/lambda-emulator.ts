@@ -208,10 +208,13 @@ export class LambdaEmulator {
     invocation.deadline = Date.now() + (this.options.timeoutMs ?? 900_000);
     invocation.worker = worker;
     worker.busy = invocation;
-    invocation.timer = setTimeout(() => {
-      this.fail(invocation, "timeout", "Task timed out");
-      if (worker.child?.pid) process.kill(worker.child.pid, "SIGKILL");
-    }, Math.max(0, invocation.deadline - Date.now()));
+    invocation.timer = setTimeout(
+      () => {
+        this.fail(invocation, "timeout", "Task timed out");
+        if (worker.child?.pid) process.kill(worker.child.pid, "SIGKILL");
+      },
+      Math.max(0, invocation.deadline - Date.now()),
+    );
     res.writeHead(200, {
       "content-type": "application/json",
       "lambda-runtime-aws-request-id": invocation.id,

@@ -66,7 +66,8 @@ async function main(): Promise<void> {
       if (expired && !parsed.refreshToken) {
         fail(TOOL, `The login in ${authPath} has expired (${new Date(exp * 1000).toISOString()}) and has no refresh token. Log in again with \`codex login\` and upload again.`);
       }
-      const validity = typeof exp === "number" ? `access token ${expired ? "expired, will be refreshed" : `valid until ${new Date(exp * 1000).toISOString()}`}` : "no expiry in the access token";
+      const validity =
+        typeof exp === "number" ? `access token ${expired ? "expired, will be refreshed" : `valid until ${new Date(exp * 1000).toISOString()}`}` : "no expiry in the access token";
       summary = `ChatGPT account ${parsed.credentials.accountId}, ${validity}`;
     } else {
       summary = "an OpenAI API key";

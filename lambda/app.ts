@@ -28,7 +28,7 @@ import { responsesDialect } from "./dialects/responses/index.js";
 import type { Dialect, Frame } from "./pipeline/dialect.js";
 import { runTurn, type Notes } from "./pipeline/run.js";
 import { handleModels } from "./routes/models.js";
-import { VERSION } from "./version.js";
+import { DIALECTS, VERSION } from "./version.js";
 import type { AppRequest } from "./http/request.js";
 import { asksForWebSocket, webSocketRefused } from "./http/websocket.js";
 
@@ -170,6 +170,7 @@ export function createApp(deps: AppDeps): AppHandle {
         jsonReply(200, {
           status: "ok",
           version: VERSION,
+          serves: DIALECTS,
           node: process.versions.node,
           upstream: upstreamHost,
           token_source: deps.tokens.kind,
@@ -200,8 +201,7 @@ export function createApp(deps: AppDeps): AppHandle {
       if (!isStreamed(reply)) record({});
       return reply;
     };
-    const unexpected = (err: unknown) =>
-      log.error("unexpected failure", { ...fields, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    const unexpected = (err: unknown) => log.error("unexpected failure", { ...fields, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
 
     try {
       const refusal = browsers.refusal(request, url);
@@ -210,9 +210,13 @@ export function createApp(deps: AppDeps): AppHandle {
       if (request.method === "OPTIONS") return finish(preflight(request, route));
       if (route === responses && request.method === "GET" && asksForWebSocket(request.headers)) throw webSocketRefused(path);
       if (!route) {
-        throw new ProxyError(404, `No route ${request.method} ${url.pathname}. This proxy serves POST /v1/chat/completions, POST /v1/responses, POST /v1/responses/compact, POST /v1/messages, GET /v1/models and GET /health.`, {
-          code: "unknown_url",
-        });
+        throw new ProxyError(
+          404,
+          `No route ${request.method} ${url.pathname}. This proxy serves POST /v1/chat/completions, POST /v1/responses, POST /v1/responses/compact, POST /v1/messages, GET /v1/models and GET /health.`,
+          {
+            code: "unknown_url",
+          },
+        );
       }
       if (!route.methods.includes(request.method)) {
         throw new ProxyError(405, `${request.method} is not allowed on ${path}; use ${route.methods.join(" or ")}.`, {
@@ -230,14 +234,14 @@ export function createApp(deps: AppDeps): AppHandle {
       const reply = await route.run(
         request,
         {
-        annotate: (extra) => Object.assign(fields, extra),
-        ended: (extra) => record(extra, "stream ended"),
-        unexpected,
-        upstreamHeaders: (headers) => {
-          clientHeaders = usageHeaders(headers);
-          const limits = usage.observe(headers);
-          if (limits) Object.assign(fields, limitFields(limits));
-        },
+          annotate: (extra) => Object.assign(fields, extra),
+          ended: (extra) => record(extra, "stream ended"),
+          unexpected,
+          upstreamHeaders: (headers) => {
+            clientHeaders = usageHeaders(headers);
+            const limits = usage.observe(headers);
+            if (limits) Object.assign(fields, limitFields(limits));
+          },
         },
         deadline === undefined ? undefined : Math.max(1, deadline - now()),
       );

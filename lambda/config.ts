@@ -146,7 +146,12 @@ export const DEFAULT_ANTHROPIC_MODEL_MAP = "opus=gpt-5.5,sonnet=gpt-5.5,haiku=gp
 
 function modelMap(env: Env, name: string): [string, string][] {
   const text = set(env, name) ?? DEFAULT_ANTHROPIC_MODEL_MAP;
-  const pairs = text.split(",").map((entry) => entry.trim().split("=").map((s) => s.trim()));
+  const pairs = text.split(",").map((entry) =>
+    entry
+      .trim()
+      .split("=")
+      .map((s) => s.trim()),
+  );
   if (pairs.some((pair) => pair.length !== 2 || pair[0] === "" || pair[1] === "")) {
     throw new ConfigError(`${name} is a comma-separated list of name=model pairs, such as ${DEFAULT_ANTHROPIC_MODEL_MAP}; got '${text}'.`);
   }

@@ -48,8 +48,7 @@ const app: App | ProxyError = (() => {
       config.tokens.kind === "secret"
         ? new SecretTokenSource(secrets, config.tokens.secretId, { log })
         : FileTokenSource.load(config.tokens.path, { refresh: { url: config.refreshUrl, fetch: upstream.fetch }, log });
-    const clientKeys: ClientKeyCheck =
-      config.keys.kind === "secret" ? new SecretClientKeys(secrets, config.keys.secretId, log) : new StaticClientKeys(config.keys.keys);
+    const clientKeys: ClientKeyCheck = config.keys.kind === "secret" ? new SecretClientKeys(secrets, config.keys.secretId, log) : new StaticClientKeys(config.keys.keys);
     const { handle, models, errorReply: routeError } = createApp({ tokens, clientKeys, upstream, config, log, onRequestEnd: requestMetrics() });
     errorReply = routeError;
     // The login and the model catalog (which also opens the upstream connection), and the client keys.
@@ -68,7 +67,10 @@ await (async () => {
   if (app instanceof ProxyError) return;
   const failed: string[] = [];
   const settled = Promise.all(Object.entries(warmUp).map(([what, done]) => done.catch(() => void failed.push(what))));
-  const outcome = await Promise.race([settled.then(() => (failed.length ? "incomplete" : "done")), new Promise<string>((resolve) => setTimeout(() => resolve("timed out"), WARM_UP_MS).unref())]);
+  const outcome = await Promise.race([
+    settled.then(() => (failed.length ? "incomplete" : "done")),
+    new Promise<string>((resolve) => setTimeout(() => resolve("timed out"), WARM_UP_MS).unref()),
+  ]);
   // Lambda's REPORT line gives the init's whole duration; this says how much of it was the fetches and how they went.
   log.info("ready", {
     warm_up: outcome,

@@ -14,10 +14,10 @@ import { ConfigError, DEFAULTS, readLocalConfig, type LocalConfig } from "./conf
 import { settingsHelp } from "./settings.js";
 import { batchedStderr, createLogger, type Logger } from "./log.js";
 import { createNodeHandler } from "./node-adapter.js";
-import { VERSION } from "./version.js";
+import { SUMMARY, VERSION } from "./version.js";
 
 const listed = settingsHelp();
-const HELP = `codex-openai-proxy ${VERSION}: OpenAI Chat Completions, Responses and Anthropic Messages endpoints for your ChatGPT subscription.
+const HELP = `codex-openai-proxy ${VERSION}: ${SUMMARY}.
 
 Usage: npm start -- [options]
 
@@ -41,7 +41,7 @@ function tokenSource(config: LocalConfig, fetch: Fetch, log: Logger): TokenSourc
 }
 
 function main(): void {
-  let command;
+  let command: ReturnType<typeof readLocalConfig>;
   try {
     command = readLocalConfig(process.env, process.argv.slice(2));
   } catch (err) {

@@ -25,14 +25,16 @@ export function scrub(text: string): string {
 
 export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Logger {
   const threshold = LOG_LEVELS.indexOf(level);
-  const emit = (at: LogLevel) => (msg: string, fields: LogFields = {}) => {
-    if (LOG_LEVELS.indexOf(at) < threshold) return;
-    const record: Record<string, unknown> = { time: new Date().toISOString(), level: at, msg: scrub(msg) };
-    for (const [key, value] of Object.entries(fields)) {
-      if (value !== undefined) record[key] = typeof value === "string" ? scrub(value) : value;
-    }
-    write(JSON.stringify(record));
-  };
+  const emit =
+    (at: LogLevel) =>
+    (msg: string, fields: LogFields = {}) => {
+      if (LOG_LEVELS.indexOf(at) < threshold) return;
+      const record: Record<string, unknown> = { time: new Date().toISOString(), level: at, msg: scrub(msg) };
+      for (const [key, value] of Object.entries(fields)) {
+        if (value !== undefined) record[key] = typeof value === "string" ? scrub(value) : value;
+      }
+      write(JSON.stringify(record));
+    };
   return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };
 }
 

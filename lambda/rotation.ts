@@ -11,17 +11,11 @@
  * - a refresh that was sent is waited for until just before the function's own time runs out
  *   (leaving time to store the answer), and never sent again with the same token (oauth.ts).
  */
-import {
-  DescribeSecretCommand,
-  GetSecretValueCommand,
-  PutSecretValueCommand,
-  SecretsManagerClient,
-  UpdateSecretVersionStageCommand,
-} from "@aws-sdk/client-secrets-manager";
+import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient, UpdateSecretVersionStageCommand } from "@aws-sdk/client-secrets-manager";
 import { parseAuthJson, type ParsedAuth } from "./auth/auth-json.js";
 import { isExpired } from "./auth/freshness.js";
 import { isMarkedDead, markDead } from "./auth/login-marks.js";
-import { ANSWER_WAIT_MS, applyRefresh, refreshWithRetry, RefreshError, type RefreshOptions } from "./auth/oauth.js";
+import { ANSWER_WAIT_MS, applyRefresh, refreshWithRetry, RefreshError, type RefreshOptions, type RefreshResult } from "./auth/oauth.js";
 import { createUpstream } from "./codex/http.js";
 import { readCoreConfig } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
@@ -84,7 +78,7 @@ export function createRotationHandler(deps: RotationDeps): (event: RotationEvent
     }
     const left = context ? context.getRemainingTimeInMillis() - STORE_MARGIN_MS : Number.POSITIVE_INFINITY;
     const answerWaitMs = Math.max(1_000, Math.min(deps.refresh.answerWaitMs ?? ANSWER_WAIT_MS, left));
-    let result;
+    let result: RefreshResult;
     try {
       result = await refreshWithRetry(auth.refreshToken, { ...deps.refresh, answerWaitMs });
     } catch (err) {
@@ -135,7 +129,7 @@ export function createRotationHandler(deps: RotationDeps): (event: RotationEvent
       const current = await client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: "AWSCURRENT" }));
       if (current.SecretString === pending.SecretString) return; // the no-op rotation above
     }
-    if (!auth || auth.credentials.kind !== "chatgpt" || isExpired(auth, now())) {
+    if (auth?.credentials.kind !== "chatgpt" || isExpired(auth, now())) {
       // Left in place on purpose: it is the only copy of the refreshed login.
       throw new Error(`the pending login of ${secretId} is not a usable ChatGPT login; it is kept as AWSPENDING`);
     }

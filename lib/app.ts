@@ -2,6 +2,7 @@
 import { App, Validations, type AppProps } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { functionSettings } from "../lambda/settings.js";
+import { SUMMARY } from "../lambda/version.js";
 import { ProxyStack, type ProxyStackProps } from "./proxy-stack.js";
 
 export function buildApp(props: AppProps = {}): { app: App; stack: ProxyStack } {
@@ -19,7 +20,7 @@ export function buildApp(props: AppProps = {}): { app: App; stack: ProxyStack } 
   };
   const { CDK_DEFAULT_ACCOUNT: account, CDK_DEFAULT_REGION: region } = process.env;
   const stackProps: ProxyStackProps = {
-    description: "codex-openai-proxy: OpenAI-compatible endpoint for a ChatGPT subscription",
+    description: `codex-openai-proxy: ${SUMMARY}`,
     ...(account && region ? { env: { account, region } } : {}),
   };
   // The function's settings (lambda/settings.ts): each from its context key, checked as the function will.

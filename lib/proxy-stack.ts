@@ -14,6 +14,7 @@ import { Topic } from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
 import { fileURLToPath } from "node:url";
 import { METRICS_NAMESPACE } from "../lambda/observe/namespace.js";
+import { SUMMARY } from "../lambda/version.js";
 import { ConfigError, readCoreConfig } from "../lambda/config.js";
 import { builtinShimArgs } from "./builtin-shims.js";
 
@@ -33,7 +34,6 @@ export interface ProxyStackProps extends StackProps {
   /** the usage alarm fires when the plan's primary (5-hour) window passes this percentage; default 90 */
   usageAlarmPercent?: number;
 }
-
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -77,7 +77,7 @@ export class ProxyStack extends Stack {
 
     this.fn = this.bundledFunction("Proxy", {
       entry: "lambda/handler.ts",
-      description: "OpenAI Chat Completions proxy to the ChatGPT Codex backend",
+      description: `codex-openai-proxy: ${SUMMARY}`,
       memorySize: props.memorySize ?? 256,
       timeout: Duration.minutes(15),
       environment,
@@ -124,7 +124,7 @@ export class ProxyStack extends Stack {
 
     Validations.of(this.apiKeysSecret).acknowledge({
       id: "AwsSolutions-SMG4",
-      reason: "Client API keys are rotated by the owner, without downtime, by adding a key to the {\"keys\": [...]} list and removing the old one later.",
+      reason: 'Client API keys are rotated by the owner, without downtime, by adding a key to the {"keys": [...]} list and removing the old one later.',
     });
     Validations.of(this.rotationFn.role as Role).acknowledge({
       id: "AwsSolutions-IAM5[Resource::*]",
@@ -207,7 +207,12 @@ export class ProxyStack extends Stack {
       new GraphWidget({ title: "Requests and 5xx", left: [this.requestMetric("Requests"), this.requestMetric("ServerErrors"), this.requestMetric("ClientErrors")], width: 8 }),
       new GraphWidget({
         title: "Time to first byte and duration (ms)",
-        left: [this.requestMetric("TimeToFirstByte", "p50"), this.requestMetric("TimeToFirstByte", "p90"), this.requestMetric("Duration", "p50"), this.requestMetric("Duration", "p90")],
+        left: [
+          this.requestMetric("TimeToFirstByte", "p50"),
+          this.requestMetric("TimeToFirstByte", "p90"),
+          this.requestMetric("Duration", "p50"),
+          this.requestMetric("Duration", "p90"),
+        ],
         width: 8,
       }),
       new GraphWidget({
@@ -217,8 +222,17 @@ export class ProxyStack extends Stack {
       }),
     );
     dashboard.addWidgets(
-      new GraphWidget({ title: "Plan usage windows (%)", left: [this.requestMetric("PrimaryUsedPercent", "Maximum"), this.requestMetric("SecondaryUsedPercent", "Maximum")], width: 8 }),
-      new GraphWidget({ title: "Lambda", left: [this.fn.metricInvocations(), this.fn.metricThrottles(), this.fn.metricErrors()], right: [this.fn.metric("ConcurrentExecutions", { statistic: "Maximum" })], width: 8 }),
+      new GraphWidget({
+        title: "Plan usage windows (%)",
+        left: [this.requestMetric("PrimaryUsedPercent", "Maximum"), this.requestMetric("SecondaryUsedPercent", "Maximum")],
+        width: 8,
+      }),
+      new GraphWidget({
+        title: "Lambda",
+        left: [this.fn.metricInvocations(), this.fn.metricThrottles(), this.fn.metricErrors()],
+        right: [this.fn.metric("ConcurrentExecutions", { statistic: "Maximum" })],
+        width: 8,
+      }),
       new AlarmStatusWidget({ title: "Alarms", alarms, width: 8 }),
     );
     return dashboard;

@@ -66,7 +66,11 @@ describe("model allowlist", () => {
       const list = (await (await fetch(`${proxy.baseURL}/models`)).json()) as { data: { id: string }[] };
       expect(list.data.map((m) => m.id)).toEqual(["gpt-5.4", "gpt-5.5"]);
       expect(proxy.codex.requests.filter((r) => r.path.includes("/models"))).toEqual([]);
-      const bad = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ model: "gpt-5.6-sol" })) });
+      const bad = await fetch(`${proxy.baseURL}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(chatBody({ model: "gpt-5.6-sol" })),
+      });
       expect(((await bad.json()) as { error: { message: string } }).error.message).toContain("Available models: gpt-5.4, gpt-5.5");
     } finally {
       await proxy.stop();

@@ -72,7 +72,13 @@ describe("fuzz: mutated bodies never get a 5xx", () => {
     chatBody({
       messages: [
         { role: "system", content: "be brief" },
-        { role: "user", content: [{ type: "text", text: "what is this" }, { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=", detail: "low" } }] },
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "what is this" },
+            { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=", detail: "low" } },
+          ],
+        },
         { role: "assistant", content: "", tool_calls: [{ id: "call_a", type: "function", function: { name: "lookup", arguments: '{"q":"x"}' } }] },
         { role: "tool", tool_call_id: "call_a", content: [{ type: "text", text: "found" }] },
       ],

@@ -38,7 +38,10 @@ describe("JsonShape counts a JSON text's values and depth on its raw bytes, howe
 
   it("equals the reference for any JSON value, split at any byte boundaries (strings with quotes, backslashes and brackets included)", () => {
     const tricky = fc.constantFrom('"', "\\", "\\\\", '\\"', "{", "[", ",", "}", "é", "\u2028");
-    const text = fc.oneof(fc.string(), fc.array(tricky).map((parts) => parts.join("")));
+    const text = fc.oneof(
+      fc.string(),
+      fc.array(tricky).map((parts) => parts.join("")),
+    );
     const value = fc.letrec((tie) => ({
       node: fc.oneof({ depthSize: "small" }, text, fc.integer(), fc.boolean(), fc.constant(null), fc.array(tie("node")), fc.dictionary(text, tie("node"))),
     })).node;
@@ -125,23 +128,29 @@ describe("sixteen concurrent 30 MiB bodies against the real server process", () 
     ["/v1/messages/count_tokens", tinyItems('{"model":"gpt-5.5","messages":', '{"role":"user","content":"a"}'), "anthropic"],
     ["/v1/responses", tinyItems('{"model":"gpt-5.5","input":', '{"role":"user","content":"a"}'), "openai"],
     ["/v1/chat/completions", tinyItems('{"model":"gpt-5.5","messages":', '{"role":"user","content":"a"}'), "openai"],
-  ])("a million tiny items to %s: each a 413 request_too_complex in the route's shape, the server up and small", async (path, body, shape) => {
-    const { answers, slowest } = await flood(path, body);
-    for (const answer of answers) {
-      expect(answer.status).toBe(413);
-      const error = (answer.body as { error: Record<string, string> }).error;
-      expect(error.message).toContain(`more than ${MAX_JSON_VALUES.toLocaleString("en-US")} JSON values`);
-      if (shape === "anthropic") expect(answer.body.type).toBe("error");
-      else expect(error.code).toBe("request_too_complex");
-    }
-    expect(server.exitCode).toBeNull();
-    console.log(`${path}: 16 x 30 MiB of tiny items, peak RSS ${Math.round(peakRssMb())} MB, slowest /health ${slowest} ms`);
-    expect(peakRssMb()).toBeLessThan(400); // measured 105-135 MB (under tsx); before the bounds: out of heap
-  }, 60_000);
+  ])(
+    "a million tiny items to %s: each a 413 request_too_complex in the route's shape, the server up and small",
+    async (path, body, shape) => {
+      const { answers, slowest } = await flood(path, body);
+      for (const answer of answers) {
+        expect(answer.status).toBe(413);
+        const error = (answer.body as { error: Record<string, string> }).error;
+        expect(error.message).toContain(`more than ${MAX_JSON_VALUES.toLocaleString("en-US")} JSON values`);
+        if (shape === "anthropic") expect(answer.body.type).toBe("error");
+        else expect(error.code).toBe("request_too_complex");
+      }
+      expect(server.exitCode).toBeNull();
+      console.log(`${path}: 16 x 30 MiB of tiny items, peak RSS ${Math.round(peakRssMb())} MB, slowest /health ${slowest} ms`);
+      expect(peakRssMb()).toBeLessThan(400); // measured 105-135 MB (under tsx); before the bounds: out of heap
+    },
+    60_000,
+  );
 
   it("30 MiB bodies of large strings: as many as the process may hold are served, the rest get 503 server_busy with Retry-After; nothing is lost", async () => {
     const item = JSON.stringify({ role: "user", content: "b".repeat(100 * 1024) });
-    const body = `{"model":"gpt-5.5","max_tokens":10,"messages":[${Array(Math.floor((30 * MIB) / item.length)).fill(item).join(",")}]}`;
+    const body = `{"model":"gpt-5.5","max_tokens":10,"messages":[${Array(Math.floor((30 * MIB) / item.length))
+      .fill(item)
+      .join(",")}]}`;
     const before = codex.responsesCalls.length;
     const { answers, slowest } = await flood("/v1/messages", body);
     const served = answers.filter((a) => a.status === 200);
@@ -154,9 +163,15 @@ describe("sixteen concurrent 30 MiB bodies against the real server process", () 
       expect(answer.body).toMatchObject({ type: "error", error: { type: "api_error" } });
     }
     expect(server.exitCode).toBeNull();
-    console.log(`/v1/messages: 16 x 30 MiB of large strings, ${served.length} served, ${busy.length} told to retry, peak RSS ${Math.round(peakRssMb())} MB, slowest /health ${slowest} ms`);
+    console.log(
+      `/v1/messages: 16 x 30 MiB of large strings, ${served.length} served, ${busy.length} told to retry, peak RSS ${Math.round(peakRssMb())} MB, slowest /health ${slowest} ms`,
+    );
     expect(peakRssMb()).toBeLessThan(900); // measured 504 MB (under tsx; 373 MB as npm start runs it); before: out of heap at 4 GB
-    const after = await fetch(`${base}/v1/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: `{"model":"gpt-5.5","max_tokens":10,"messages":[${item}]}` });
+    const after = await fetch(`${base}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: `{"model":"gpt-5.5","max_tokens":10,"messages":[${item}]}`,
+    });
     expect(after.status).toBe(200);
   }, 60_000);
 });

@@ -100,7 +100,12 @@ describe("key-less mode refuses what a web page could abuse", () => {
 
   it("an origin listed in CORS_ORIGINS is served, with its own origin echoed", async () => {
     const p = await start({ env: { CORS_ORIGINS: "http://localhost:3000,https://app.example" } });
-    const pre = await raw(p, "OPTIONS", "/v1/chat/completions", { host: host(p), origin: "http://localhost:3000", "access-control-request-method": "POST", "access-control-request-headers": "content-type" });
+    const pre = await raw(p, "OPTIONS", "/v1/chat/completions", {
+      host: host(p),
+      origin: "http://localhost:3000",
+      "access-control-request-method": "POST",
+      "access-control-request-headers": "content-type",
+    });
     expect(pre.status).toBe(204);
     expect(pre.headers["access-control-allow-origin"]).toBe("http://localhost:3000");
     const r = await raw(p, "POST", "/v1/chat/completions", { host: host(p), origin: "http://localhost:3000", "content-type": "application/json" }, BODY);
@@ -115,7 +120,13 @@ describe("key-less mode refuses what a web page could abuse", () => {
 describe("with keys, browsers are no threat and CORS stays open", () => {
   it("any origin may call with a key; the key is still required", async () => {
     const p = await start({ keys: ["sk-browser-test-0001"] });
-    const r = await raw(p, "POST", "/v1/chat/completions", { host: "proxy.example.com", origin: "https://app.example", "content-type": "text/plain", authorization: "Bearer sk-browser-test-0001" }, BODY);
+    const r = await raw(
+      p,
+      "POST",
+      "/v1/chat/completions",
+      { host: "proxy.example.com", origin: "https://app.example", "content-type": "text/plain", authorization: "Bearer sk-browser-test-0001" },
+      BODY,
+    );
     expect(r.status).toBe(200);
     expect(r.headers["access-control-allow-origin"]).toBe("*");
     const keyless = await raw(p, "POST", "/v1/chat/completions", { host: "proxy.example.com", origin: "https://app.example", "content-type": "application/json" }, BODY);

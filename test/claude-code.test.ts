@@ -36,7 +36,10 @@ function model(): Responder {
     const offered = offersSearch(body);
     if (offered) {
       const text = "Node.js 24 entered long-term support in October 2025.";
-      return { kind: "sse", events: searchTurn({ searches: [{ query: QUERY, pages: PAGES }], text, cites: [{ ...(PAGES[0] as Page), phrase: "October 2025" }], withSources: offered.withSources }) };
+      return {
+        kind: "sse",
+        events: searchTurn({ searches: [{ query: QUERY, pages: PAGES }], text, cites: [{ ...(PAGES[0] as Page), phrase: "October 2025" }], withSources: offered.withSources }),
+      };
     }
     const searched = body.input.some((i) => i.type === "function_call_output" && String(JSON.stringify(i.output)).includes("Web search results"));
     if (searched) return { kind: "sse", events: turnOf([message(FINAL)]) };

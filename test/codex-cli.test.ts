@@ -65,9 +65,7 @@ describe.skipIf(!installed)("the Codex CLI through the local server", () => {
   let proxy: RunningProxy;
   const logLines: string[] = [];
   const lines = () =>
-    logLines
-      .map((l) => JSON.parse(l) as { msg: string; method: string; path: string; status: number })
-      .filter((l) => l.msg === "request" || l.msg === "stream ended");
+    logLines.map((l) => JSON.parse(l) as { msg: string; method: string; path: string; status: number }).filter((l) => l.msg === "request" || l.msg === "stream ended");
   beforeAll(async () => {
     proxy = await startProxy({ keys: [KEY], logLines, env: { ALLOWED_MODELS: "gpt-5.5" } });
   });

@@ -36,8 +36,7 @@ function rawGet(path: string, headers: Record<string, string>): Promise<{ status
   });
 }
 
-const post = (path: string, body: unknown) =>
-  fetch(`${proxy.baseURL}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+const post = (path: string, body: unknown) => fetch(`${proxy.baseURL}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 const upstreamBodies = () => proxy.codex.responsesCalls.map((r) => r.body as { input: Record<string, unknown>[]; stream: boolean });
 
 /** What the Codex CLI sends: every item with an id, a call and its output, and the trigger last. */
@@ -169,7 +168,10 @@ describe("encrypted content the backend cannot read under this login", () => {
 
   it("the same refusal arriving inside the stream (response.failed) is the same 400", async () => {
     const failed = turnOf([]).slice(0, 2);
-    failed.push({ type: "response.failed", response: { id: "resp_x", status: "failed", output: [], error: { code: "invalid_encrypted_content", message: "The encrypted content gAAA...Rg== could not be verified." } } } as never);
+    failed.push({
+      type: "response.failed",
+      response: { id: "resp_x", status: "failed", output: [], error: { code: "invalid_encrypted_content", message: "The encrypted content gAAA...Rg== could not be verified." } },
+    } as never);
     proxy.codex.enqueue({ kind: "sse", events: failed });
     await expectExplained(await post("/responses", { model: "gpt-5.5", input: "hi", stream: true }));
   });
@@ -202,7 +204,11 @@ describe("the legacy POST /v1/responses/compact", () => {
     });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { output: unknown[] }).output.at(-1)).toEqual(minted);
-    expect(upstreamBodies().at(-1)?.input.filter((i) => i.type === "compaction_trigger")).toHaveLength(1);
+    expect(
+      upstreamBodies()
+        .at(-1)
+        ?.input.filter((i) => i.type === "compaction_trigger"),
+    ).toHaveLength(1);
   });
 
   it("an upstream answer without a compaction item is a 502 that says so", async () => {
@@ -213,7 +219,11 @@ describe("the legacy POST /v1/responses/compact", () => {
   });
 
   it("an upstream failure keeps its status and OpenAI shape (a usage limit is a 429 with Retry-After)", async () => {
-    proxy.codex.enqueue({ kind: "json", status: 429, body: { error: { type: "usage_limit_reached", message: "The usage limit has been reached", plan_type: "plus", resets_in_seconds: 600 } } });
+    proxy.codex.enqueue({
+      kind: "json",
+      status: 429,
+      body: { error: { type: "usage_limit_reached", message: "The usage limit has been reached", plan_type: "plus", resets_in_seconds: 600 } },
+    });
     const res = await post("/responses/compact", { model: "gpt-5.5", input: HISTORY });
     expect(res.status).toBe(429);
     expect(res.headers.get("retry-after")).toBe("600");

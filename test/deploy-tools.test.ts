@@ -113,9 +113,20 @@ describe.skipIf(!ricInstalled())("npm run dev:lambda", () => {
       writeFileSync(path, JSON.stringify(authJson()));
       const p = run("bin/dev-lambda.ts", ["--port", "0", "--auth-path", path], { CODEX_BASE_URL: codex.url, ALLOWED_MODELS: "gpt-5.5" });
       await expect.poll(() => p.err(), { timeout: 90_000, interval: 500 }).toContain("API key for this session");
-      const url = (JSON.parse(p.err().split("\n").find((l) => l.includes("dev:lambda listening")) ?? "{}") as { url: string }).url;
+      const url = (
+        JSON.parse(
+          p
+            .err()
+            .split("\n")
+            .find((l) => l.includes("dev:lambda listening")) ?? "{}",
+        ) as { url: string }
+      ).url;
       const key = /API key for this session: (\S+)/.exec(p.err())?.[1] ?? "";
-      const res = await fetch(`${url}/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
+      const res = await fetch(`${url}/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify(chatBody({ stream: true })),
+      });
       expect((await readSse(res)).at(-1)).toBe("[DONE]");
       expect(readFileSync(join(ROOT, "cdk.out", "manifest.json"), "utf8")).toContain("CodexOpenAIProxy");
     } finally {

@@ -37,7 +37,11 @@ it("routes model turns and the catalog through the egress proxy", async () => {
   const proxy = await startProxy({ env: { UPSTREAM_PROXY_URL: `http://127.0.0.1:${port}` } });
   try {
     proxy.codex.always(() => ({ kind: "sse", events: recorded("recorded.openai-phase.1.jsonl") }));
-    const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
+    const res = await fetch(`${proxy.baseURL}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(chatBody({ stream: true })),
+    });
     expect((await readSse(res)).at(-1)).toBe("[DONE]");
     expect(tunnels.length).toBeGreaterThan(0);
     expect(tunnels[0]).toBe(new URL(proxy.codex.url).host);

@@ -60,6 +60,7 @@ describe("routes", () => {
     expect(JSON.parse(text)).toEqual({
       status: "ok",
       version: "0.1.0",
+      serves: ["OpenAI Chat Completions", "OpenAI Responses", "Anthropic Messages"],
       node: process.versions.node,
       upstream: new URL(proxy.codex.url).host,
       token_source: "auth.json",
@@ -73,7 +74,11 @@ describe("routes", () => {
 
 describe("client keys (PROXY_API_KEYS)", () => {
   it("no key -> 401", async () => {
-    await expectError(await post(chatBody(), {}), 401, { message: /Missing API key\. Send the proxy's key as 'Authorization: Bearer <key>'/, code: "invalid_api_key", type: "authentication_error" });
+    await expectError(await post(chatBody(), {}), 401, {
+      message: /Missing API key\. Send the proxy's key as 'Authorization: Bearer <key>'/,
+      code: "invalid_api_key",
+      type: "authentication_error",
+    });
   });
   it("wrong key -> 401, also on /v1/models", async () => {
     await expectError(await post(chatBody(), { authorization: "Bearer sk-proxy-test-key-3" }), 401, { message: /Invalid API key/ });
@@ -93,17 +98,37 @@ describe("request validation -> 400", () => {
     ["empty messages", chatBody({ messages: [] }), /messages must be a non-empty array/, "messages"],
     ["n > 1", chatBody({ n: 3 }), /Only n=1 is supported/, "n"],
     ["bad role", chatBody({ messages: [{ role: "robot", content: "x" }] }), /messages\[0\]\.role must be one of/, "messages[0].role"],
-    ["bad image url", chatBody({ messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "file:///etc/passwd" } }] }] }), /image_url\.url must be/, "messages[0].content[0].image_url.url"],
-    ["audio part", chatBody({ messages: [{ role: "user", content: [{ type: "input_audio", input_audio: {} }] }] }), /'input_audio' is not supported/, "messages[0].content[0].type"],
+    [
+      "bad image url",
+      chatBody({ messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "file:///etc/passwd" } }] }] }),
+      /image_url\.url must be/,
+      "messages[0].content[0].image_url.url",
+    ],
+    [
+      "audio part",
+      chatBody({ messages: [{ role: "user", content: [{ type: "input_audio", input_audio: {} }] }] }),
+      /'input_audio' is not supported/,
+      "messages[0].content[0].type",
+    ],
     ["non-function tool", chatBody({ tools: [{ type: "web_search" }] }), /tools\[0\]\.type must be 'function'/, "tools[0].type"],
-    ["tool_choice for an unknown function", chatBody({ tools: [{ type: "function", function: { name: "a" } }], tool_choice: { type: "function", function: { name: "b" } } }), /names the function 'b'/, "tool_choice"],
+    [
+      "tool_choice for an unknown function",
+      chatBody({ tools: [{ type: "function", function: { name: "a" } }], tool_choice: { type: "function", function: { name: "b" } } }),
+      /names the function 'b'/,
+      "tool_choice",
+    ],
     ["tool_choice required without tools", chatBody({ tool_choice: "required" }), /has no tools/, "tool_choice"],
     ["bad reasoning_effort", chatBody({ reasoning_effort: "extreme" }), /reasoning_effort must be one of none, minimal, low/, "reasoning_effort"],
     ["bad response_format", chatBody({ response_format: { type: "yaml" } }), /response_format\.type must be/, "response_format.type"],
     ["stream not boolean", chatBody({ stream: "yes" }), /stream must be a boolean/, "stream"],
     [
       "tool result whose call is missing",
-      chatBody({ messages: [{ role: "user", content: "x" }, { role: "tool", tool_call_id: "call_ghost", content: "42" }] }),
+      chatBody({
+        messages: [
+          { role: "user", content: "x" },
+          { role: "tool", tool_call_id: "call_ghost", content: "42" },
+        ],
+      }),
       /tool result for tool_call_id 'call_ghost', but no earlier assistant message/,
       "messages[1].tool_call_id",
     ],
@@ -173,7 +198,11 @@ describe("upstream failures before the first byte keep their real status", () =>
     proxy.codex.enqueue({ kind: "json", status: 429, body: fixtureJson("error.429-usage-limit-reached.body.json") });
     const res = await post(chatBody());
     expect(res.headers.get("retry-after")).toBe("13872");
-    await expectError(res, 429, { message: /usage limit for the plus plan has been reached\. It resets at 2026-05-04T23:16:08Z \(in 3h 51m\)/, code: "usage_limit_reached", type: "rate_limit_error" });
+    await expectError(res, 429, {
+      message: /usage limit for the plus plan has been reached\. It resets at 2026-05-04T23:16:08Z \(in 3h 51m\)/,
+      code: "usage_limit_reached",
+      type: "rate_limit_error",
+    });
   });
 
   it("usage_limit_reached as a 404 -> 429", async () => {
@@ -195,7 +224,10 @@ describe("upstream failures before the first byte keep their real status", () =>
     const samples = fixtureJson<{ status: number; body?: { detail: string } }[]>("error.4xx-request-validation.samples.json");
     const unsupported = samples.find((s) => s.body?.detail.includes("not supported"));
     proxy.codex.enqueue({ kind: "json", status: 400, body: unsupported?.body });
-    await expectError(await post(chatBody()), 400, { message: /The 'gpt-5.3-codex' model is not supported when using Codex with a ChatGPT account\./, type: "invalid_request_error" });
+    await expectError(await post(chatBody()), 400, {
+      message: /The 'gpt-5.3-codex' model is not supported when using Codex with a ChatGPT account\./,
+      type: "invalid_request_error",
+    });
   });
 
   it("response.failed before output -> mapped status (context length -> 400)", async () => {
@@ -253,11 +285,19 @@ describe("an upstream that goes silent", () => {
     try {
       const text = recorded("recorded.github-copilot-id-rotation.1.jsonl");
       other.codex.enqueue({ kind: "sse", events: text.slice(0, 1), hang: true });
-      const early = await fetch(`${other.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
+      const early = await fetch(`${other.baseURL}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(chatBody({ stream: true })),
+      });
       await expectError(early, 504, { message: /sent nothing for 0 s/, code: "upstream_idle_timeout" });
 
       other.codex.enqueue({ kind: "sse", events: text.slice(0, 12), hang: true });
-      const late = await fetch(`${other.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
+      const late = await fetch(`${other.baseURL}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(chatBody({ stream: true })),
+      });
       expect(late.status).toBe(200);
       const frames = await readSse(late);
       expect(frames).not.toContain("[DONE]");

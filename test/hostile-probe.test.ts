@@ -38,7 +38,9 @@ const errorOf = async (res: Response) => {
 /** A turn cut by response.incomplete in the middle of a call's arguments. */
 function cutMidCall(args: string): CodexEvent[] {
   const call = functionCall("write", { path: "a.txt" });
-  const turn = turnOf([call]).filter((e) => e.type !== "response.output_item.done" && e.type !== "response.function_call_arguments.done" && e.type !== "response.function_call_arguments.delta");
+  const turn = turnOf([call]).filter(
+    (e) => e.type !== "response.output_item.done" && e.type !== "response.function_call_arguments.done" && e.type !== "response.function_call_arguments.delta",
+  );
   const terminal = turn.pop() as CodexEvent;
   turn.push({ type: "response.function_call_arguments.delta", output_index: 0, item_id: call.id, delta: args } as never);
   turn.push({ ...terminal, type: "response.incomplete", response: { ...terminal.response, status: "incomplete", incomplete_details: { reason: "max_output_tokens" } } } as never);
@@ -78,31 +80,38 @@ function findings(target: () => Target, local: boolean): void {
     expect(health.status).toBe(200);
   });
 
-  it.runIf(local)("5. output items past the answer cap (the cap is the reader's, shared by both targets; tried locally, at 256 KiB): 502 answer_too_large in every dialect and both modes, never a 200 of any size or a 500", async () => {
-    const t = target();
-    const big = Array.from({ length: 40 }, (_, i) => message(`${i}:${"y".repeat(16 * 1024)}`));
-    for (const [path, body] of [
-      ["/v1/responses", { model: "gpt-5.5", input: "go" }],
-      ["/v1/messages", messagesBody()],
-      ["/v1/chat/completions", { model: "gpt-5.5", messages: [{ role: "user", content: "go" }] }],
-    ] as const) {
+  it.runIf(local)(
+    "5. output items past the answer cap (the cap is the reader's, shared by both targets; tried locally, at 256 KiB): 502 answer_too_large in every dialect and both modes, never a 200 of any size or a 500",
+    async () => {
+      const t = target();
+      const big = Array.from({ length: 40 }, (_, i) => message(`${i}:${"y".repeat(16 * 1024)}`));
+      for (const [path, body] of [
+        ["/v1/responses", { model: "gpt-5.5", input: "go" }],
+        ["/v1/messages", messagesBody()],
+        ["/v1/chat/completions", { model: "gpt-5.5", messages: [{ role: "user", content: "go" }] }],
+      ] as const) {
+        t.codex.enqueue({ kind: "sse", events: turnOf(big) });
+        const res = await send(t, path, body);
+        expect(res.status, path).toBe(502);
+        const text = await res.text();
+        expect(text.length).toBeLessThan(4096);
+        expect(text).toMatch(/answer_too_large|grew past/);
+      }
       t.codex.enqueue({ kind: "sse", events: turnOf(big) });
-      const res = await send(t, path, body);
-      expect(res.status, path).toBe(502);
-      const text = await res.text();
-      expect(text.length).toBeLessThan(4096);
-      expect(text).toMatch(/answer_too_large|grew past/);
-    }
-    t.codex.enqueue({ kind: "sse", events: turnOf(big) });
-    const streamed = await (await send(t, "/v1/responses", { model: "gpt-5.5", input: "go", stream: true })).text();
-    expect(streamed).toContain('"code":"answer_too_large"');
-    expect(streamed).not.toContain("event: response.completed");
-  });
+      const streamed = await (await send(t, "/v1/responses", { model: "gpt-5.5", input: "go", stream: true })).text();
+      expect(streamed).toContain('"code":"answer_too_large"');
+      expect(streamed).not.toContain("event: response.completed");
+    },
+  );
 
   it("6. an upstream event type with newlines cannot forge frames in the client's stream", async () => {
     const t = target();
     const turn = turnOf([message("fine")]);
-    const forged = { type: 'response.output_text.delta\n\nevent: response.completed\ndata: {"type":"response.completed","response":{"status":"completed"}}', delta: "x", output_index: 0 };
+    const forged = {
+      type: 'response.output_text.delta\n\nevent: response.completed\ndata: {"type":"response.completed","response":{"status":"completed"}}',
+      delta: "x",
+      output_index: 0,
+    };
     const pieces = [...turn.slice(0, 4), forged, ...turn.slice(4)].map((e) => `event: x\ndata: ${JSON.stringify(e)}\n\n`);
     t.codex.enqueue({ kind: "raw", pieces });
     const text = await (await send(t, "/v1/responses", { model: "gpt-5.5", input: "go", stream: true })).text();
@@ -111,7 +120,10 @@ function findings(target: () => Target, local: boolean): void {
     expect(text).toContain("upstream_malformed_event");
   });
 
-  it.each([["missing", undefined], ["a string", "x"]])("7. a terminal event whose response is %s: 502, never an empty or bogus 200", async (_, response) => {
+  it.each([
+    ["missing", undefined],
+    ["a string", "x"],
+  ])("7. a terminal event whose response is %s: 502, never an empty or bogus 200", async (_, response) => {
     const t = target();
     const turn = turnOf([message("fine")]);
     const terminal = { ...(turn.pop() as CodexEvent), response } as CodexEvent;
@@ -123,7 +135,9 @@ function findings(target: () => Target, local: boolean): void {
 
   it("8. malformed upstream shapes are 502 upstream_malformed_event (or its in-band form), never 'internal error'", async () => {
     const t = target();
-    const broken = turnOf([message("fine")]).map((e) => (e.type === "response.output_item.done" ? ({ ...e, item: { ...e.item, content: "not an array" } } as unknown as CodexEvent) : e));
+    const broken = turnOf([message("fine")]).map((e) =>
+      e.type === "response.output_item.done" ? ({ ...e, item: { ...e.item, content: "not an array" } } as unknown as CodexEvent) : e,
+    );
     t.codex.enqueue({ kind: "sse", events: broken });
     const chat = await send(t, "/v1/chat/completions", { model: "gpt-5.5", messages: [{ role: "user", content: "go" }] });
     expect(chat.status).toBe(502);
@@ -154,7 +168,11 @@ function findings(target: () => Target, local: boolean): void {
     const t = target();
     const long = `mcp__server__${"very_long_action_name_".repeat(4)}`;
     t.codex.enqueue({ kind: "sse", events: turnOf([message("unused")]) });
-    const probe = await send(t, "/v1/chat/completions", { model: "gpt-5.5", messages: [{ role: "user", content: "go" }], tools: [{ type: "function", function: { name: long, parameters: { type: "object" } } }] });
+    const probe = await send(t, "/v1/chat/completions", {
+      model: "gpt-5.5",
+      messages: [{ role: "user", content: "go" }],
+      tools: [{ type: "function", function: { name: long, parameters: { type: "object" } } }],
+    });
     expect(probe.status).toBe(200);
     await probe.text();
     const short = (t.codex.responsesCalls.at(-1)?.body as { tools: { name: string }[] }).tools[0]?.name as string;

@@ -135,7 +135,11 @@ describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real run
     codex.enqueue({ kind: "sse", events: recorded("recorded.openai-client-tool-search.2.jsonl") });
     const client = new OpenAI({ baseURL: `${lambda.url}/v1`, apiKey: KEY, maxRetries: 0 });
     const final = await client.chat.completions
-      .stream({ model: "gpt-5.5", messages: [{ role: "user", content: "weather" }], tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }] })
+      .stream({
+        model: "gpt-5.5",
+        messages: [{ role: "user", content: "weather" }],
+        tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }],
+      })
       .finalChatCompletion();
     expect(final.choices[0]?.message.tool_calls?.[0]?.function).toEqual({ name: "get_weather", arguments: '{"location":"San Francisco, CA","unit":"fahrenheit"}' });
     expect(final.choices[0]?.finish_reason).toBe("tool_calls");
@@ -189,8 +193,14 @@ describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real run
     sm.putCurrent("codex-tokens", JSON.stringify(authJson(renewed)));
     const reads = sm.count("GetSecretValue");
     codex.enqueue(
-      (req) => (req.headers.authorization === `Bearer ${renewed}` ? { kind: "sse", events: TEXT } : { kind: "json", status: 401, body: { error: { code: "token_expired", message: "expired" } } }),
-      (req) => (req.headers.authorization === `Bearer ${renewed}` ? { kind: "sse", events: TEXT } : { kind: "json", status: 401, body: { error: { code: "token_expired", message: "expired" } } }),
+      (req) =>
+        req.headers.authorization === `Bearer ${renewed}`
+          ? { kind: "sse", events: TEXT }
+          : { kind: "json", status: 401, body: { error: { code: "token_expired", message: "expired" } } },
+      (req) =>
+        req.headers.authorization === `Bearer ${renewed}`
+          ? { kind: "sse", events: TEXT }
+          : { kind: "json", status: 401, body: { error: { code: "token_expired", message: "expired" } } },
     );
     const res = await post(lambda.url, chatBody());
     expect(res.status).toBe(200);
@@ -206,7 +216,11 @@ describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real run
       slowSm.create("proxy-keys", JSON.stringify({ keys: [KEY] }));
       slowSm.slow.set("proxy-keys", 9_000);
       short = await startEmulator({ bundleDir: bundle.bundleDir, env: { ...env(), ...slowSm.env }, timeoutMs: 4_000, nodePath }, logs);
-      const messages = await fetch(`${short.url}/v1/messages`, { method: "POST", headers: { "x-api-key": KEY, "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-5.5", max_tokens: 10, messages: [{ role: "user", content: "x" }] }) });
+      const messages = await fetch(`${short.url}/v1/messages`, {
+        method: "POST",
+        headers: { "x-api-key": KEY, "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt-5.5", max_tokens: 10, messages: [{ role: "user", content: "x" }] }),
+      });
       expect(messages.status).toBe(504);
       expect(await messages.json()).toMatchObject({ type: "error", error: { type: "api_error", message: expect.stringContaining("time budget") } });
       const chat = await post(short.url, chatBody());
@@ -288,7 +302,9 @@ describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real run
       };
       const rotating = await startEmulator({ bundleDir: bundle.bundleDir, env: env({ CODEX_SECRET_ID: "expiring-tokens" }), nodePath }, logs);
       try {
-        codex.always((req) => (oauth.accepts(req.headers.authorization) ? { kind: "sse", events: TEXT } : { kind: "json", status: 401, body: { error: { code: "token_expired", message: "expired" } } }));
+        codex.always((req) =>
+          oauth.accepts(req.headers.authorization) ? { kind: "sse", events: TEXT } : { kind: "json", status: 401, body: { error: { code: "token_expired", message: "expired" } } },
+        );
         const res = await post(rotating.url, chatBody({ stream: true }));
         expect(res.status).toBe(200);
         expect((await readSse(res)).at(-1)).toBe("[DONE]");
@@ -317,14 +333,20 @@ describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real run
     expect(whole.output_text.length).toBeGreaterThan(0);
     const turn = asBackend(recorded("recorded.openai-reasoning-encrypted-content.1.jsonl"));
     codex.enqueue({ kind: "sse", events: turn });
-    const final = await client.responses.stream({ model: "gpt-5.5", input: "12+7", tools: [{ type: "function", name: "calculator", parameters: { type: "object" }, strict: false }] }).finalResponse();
+    const final = await client.responses
+      .stream({ model: "gpt-5.5", input: "12+7", tools: [{ type: "function", name: "calculator", parameters: { type: "object" }, strict: false }] })
+      .finalResponse();
     expect(final.output.find((o) => o.type === "function_call")).toMatchObject({ name: "calculator", arguments: '{"a":12,"b":7,"op":"add"}' });
     expect((codex.responsesCalls.at(-1)?.body as { store: boolean }).store).toBe(false);
 
     const { createOpenAI } = await import("@ai-sdk/openai");
     const { generateText } = await import("ai");
     codex.enqueue({ kind: "sse", events: asBackend(TEXT) });
-    const result = await generateText({ model: createOpenAI({ baseURL: `${lambda.url}/v1`, apiKey: KEY })("gpt-5.5"), prompt: "hi", providerOptions: { openai: { store: false } } });
+    const result = await generateText({
+      model: createOpenAI({ baseURL: `${lambda.url}/v1`, apiKey: KEY })("gpt-5.5"),
+      prompt: "hi",
+      providerOptions: { openai: { store: false } },
+    });
     expect(result.text.length).toBeGreaterThan(0);
   });
 
@@ -333,7 +355,11 @@ describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real run
     try {
       await (await fetch(`${short.url}/health`)).text();
       codex.enqueue({ kind: "sse", events: TEXT.slice(0, 15), hang: true });
-      const res = await fetch(`${short.url}/v1/responses`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-5.5", input: "hi", stream: true }) });
+      const res = await fetch(`${short.url}/v1/responses`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt-5.5", input: "hi", stream: true }),
+      });
       const text = await res.text();
       expect(text.trimEnd().split("\n\n").at(-1)).toMatch(/^event: error\ndata: \{"type":"error","code":"deadline_exceeded"/);
       expect(text).not.toContain("response.completed");
@@ -352,7 +378,9 @@ describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real run
       .finalMessage();
     expect(final.model).toBe("claude-sonnet-4-5");
     expect(final.content.find((b) => b.type === "tool_use")).toMatchObject({ name: "calculator", input: { a: 12, b: 7, op: "add" } });
-    const denied = await new Anthropic({ baseURL: lambda.url, apiKey: "sk-wrong-key-000000000000", maxRetries: 0 }).messages.create({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    const denied = await new Anthropic({ baseURL: lambda.url, apiKey: "sk-wrong-key-000000000000", maxRetries: 0 }).messages
+      .create({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] })
+      .catch((e: unknown) => e);
     expect(denied).toBeInstanceOf(Anthropic.AuthenticationError);
   });
 
@@ -387,10 +415,7 @@ describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real run
     await (await post(lambda.url, chatBody())).text();
 
     type Emf = { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] } } & Record<string, unknown>;
-    const records = () =>
-      logs
-        .filter((l) => l.includes('"_aws"'))
-        .map((l) => JSON.parse(l.slice(l.indexOf("{"))) as Emf);
+    const records = () => logs.filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l.slice(l.indexOf("{"))) as Emf);
     await expect.poll(() => records().filter((r) => r.code === "usage_limit_reached").length, { timeout: 5_000 }).toBeGreaterThan(0);
     const all = records();
     for (const r of all) expect(r._aws.CloudWatchMetrics[0]?.Namespace).toBe("CodexOpenAIProxy");

@@ -25,7 +25,11 @@ it("200 concurrent streams: all exact, memory bounded, no upstream left open", a
   try {
     const contents = await Promise.all(
       Array.from({ length: 200 }, async () => {
-        const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
+        const res = await fetch(`${proxy.baseURL}/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(chatBody({ stream: true })),
+        });
         const frames = await readSse(res);
         expect(frames.at(-1)).toBe("[DONE]");
         return streamedContent(frames);

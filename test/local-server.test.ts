@@ -110,11 +110,20 @@ describe("a configured start serves clients", () => {
     codex.always(() => ({ kind: "sse", events: recorded("recorded.openai-phase.1.jsonl") }));
     const p = start(["--port", "0", "--auth-path", path], { CODEX_BASE_URL: codex.url });
     await expect.poll(() => p.err(), { timeout: 15_000 }).toContain('"msg":"listening"');
-    const listening = JSON.parse(p.err().split("\n").find((l) => l.includes('"listening"')) ?? "{}") as { url: string };
+    const listening = JSON.parse(
+      p
+        .err()
+        .split("\n")
+        .find((l) => l.includes('"listening"')) ?? "{}",
+    ) as { url: string };
     expect(listening.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
     expect(p.err().match(/PROXY_API_KEYS is not set/g)?.length).toBe(1);
 
-    const res = await fetch(`${listening.url}/chat/completions`, { method: "POST", headers: { authorization: "Bearer anything", "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
+    const res = await fetch(`${listening.url}/chat/completions`, {
+      method: "POST",
+      headers: { authorization: "Bearer anything", "content-type": "application/json" },
+      body: JSON.stringify(chatBody({ stream: true })),
+    });
     expect((await readSse(res)).at(-1)).toBe("[DONE]");
     expect(p.err()).not.toMatch(/eyJ|rt\.1\.test/); // no token in the logs
   });
@@ -124,7 +133,12 @@ describe("a configured start serves clients", () => {
     writeFileSync(path, JSON.stringify(authJson()));
     const p = start(["--port=0"], { CODEX_BASE_URL: codex.url, CODEX_AUTH_PATH: path, PROXY_API_KEYS: "sk-one,sk-two", ALLOWED_MODELS: "gpt-5.5" });
     await expect.poll(() => p.err(), { timeout: 15_000 }).toContain('"msg":"listening"');
-    const { url } = JSON.parse(p.err().split("\n").find((l) => l.includes('"listening"')) ?? "{}") as { url: string };
+    const { url } = JSON.parse(
+      p
+        .err()
+        .split("\n")
+        .find((l) => l.includes('"listening"')) ?? "{}",
+    ) as { url: string };
     expect(p.err()).not.toContain("PROXY_API_KEYS is not set");
     expect((await fetch(`${url}/models`)).status).toBe(401);
     const ok = await fetch(`${url}/models`, { headers: { authorization: "Bearer sk-two" } });
@@ -182,4 +196,3 @@ describe("npm start, as the README gives it", () => {
     }
   }, 90_000);
 });
-

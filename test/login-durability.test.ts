@@ -77,40 +77,53 @@ describe("a refreshed login is never lost", () => {
     expect(p.codex.responsesCalls.at(-1)?.headers.authorization).toBe(`Bearer ${newer.access}`);
   });
 
-  it.skipIf(process.getuid?.() !== 0)("a bind-mounted single-file auth.json (as in a container): rename is refused, the file is rewritten in place", async () => {
-    // `npm start` in its own mount namespace, where auth.json is a bind mount of a file elsewhere.
-    const codex = await new FakeCodex().start();
-    try {
-      codex.always(h.backend());
-      const dir = mkdtempSync(join(tmpdir(), "codex-proxy-mount-"));
-      dirs.push(dir);
-      const host = join(dir, "host-auth.json");
-      const inside = join(dir, "codex", "auth.json");
-      mkdirSync(join(dir, "codex"));
-      writeFileSync(host, JSON.stringify(loginDoc(ACCOUNT_ID, h.oauth.issue({ expiredAccess: true }))), { mode: 0o600 });
-      writeFileSync(inside, "");
-      const script = `mount --bind "$HOST_FILE" "$INSIDE_FILE" && exec "$NODE" --import tsx lambda/local.ts --port 0 --auth-path "$INSIDE_FILE"`;
-      const child = spawn("unshare", ["-m", "--propagation", "private", "sh", "-c", script], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? "", HOME: dir, NODE: process.execPath, HOST_FILE: host, INSIDE_FILE: inside, CODEX_BASE_URL: codex.url, CODEX_REFRESH_URL: h.oauth.url, ALLOWED_MODELS: "gpt-5.5" },
-        stdio: ["ignore", "ignore", "pipe"],
-      });
-      children.push(child);
-      let stderr = "";
-      child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-      await expect.poll(() => stderr, { timeout: 20_000 }).toContain('"msg":"listening"');
-      const { url } = JSON.parse(stderr.split("\n").find((l) => l.includes('"listening"')) ?? "{}") as { url: string };
-      for (let i = 0; i < 3; i++) expect((await readSse(await ask(url))).at(-1)).toBe("[DONE]");
-      expect(h.oauth.calls.length).toBe(1);
-      // Logged before the answer went out, but a pipe and a socket are read in no set order here.
-      await expect.poll(() => stderr, { timeout: 5_000 }).toContain('"stored":"rewritten"');
-      expect(h.oauth.accepts(`Bearer ${stored(host).tokens.access_token}`)).toBe(true); // seen outside the namespace
-      expect(tempFiles(join(dir, "codex"))).toEqual([]);
-      expect(stderr).not.toMatch(/eyJ|rt\.\d+\./);
-    } finally {
-      await codex.stop();
-    }
-  }, 40_000);
+  it.skipIf(process.getuid?.() !== 0)(
+    "a bind-mounted single-file auth.json (as in a container): rename is refused, the file is rewritten in place",
+    async () => {
+      // `npm start` in its own mount namespace, where auth.json is a bind mount of a file elsewhere.
+      const codex = await new FakeCodex().start();
+      try {
+        codex.always(h.backend());
+        const dir = mkdtempSync(join(tmpdir(), "codex-proxy-mount-"));
+        dirs.push(dir);
+        const host = join(dir, "host-auth.json");
+        const inside = join(dir, "codex", "auth.json");
+        mkdirSync(join(dir, "codex"));
+        writeFileSync(host, JSON.stringify(loginDoc(ACCOUNT_ID, h.oauth.issue({ expiredAccess: true }))), { mode: 0o600 });
+        writeFileSync(inside, "");
+        const script = `mount --bind "$HOST_FILE" "$INSIDE_FILE" && exec "$NODE" --import tsx lambda/local.ts --port 0 --auth-path "$INSIDE_FILE"`;
+        const child = spawn("unshare", ["-m", "--propagation", "private", "sh", "-c", script], {
+          cwd: ROOT,
+          env: {
+            PATH: process.env.PATH ?? "",
+            HOME: dir,
+            NODE: process.execPath,
+            HOST_FILE: host,
+            INSIDE_FILE: inside,
+            CODEX_BASE_URL: codex.url,
+            CODEX_REFRESH_URL: h.oauth.url,
+            ALLOWED_MODELS: "gpt-5.5",
+          },
+          stdio: ["ignore", "ignore", "pipe"],
+        });
+        children.push(child);
+        let stderr = "";
+        child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+        await expect.poll(() => stderr, { timeout: 20_000 }).toContain('"msg":"listening"');
+        const { url } = JSON.parse(stderr.split("\n").find((l) => l.includes('"listening"')) ?? "{}") as { url: string };
+        for (let i = 0; i < 3; i++) expect((await readSse(await ask(url))).at(-1)).toBe("[DONE]");
+        expect(h.oauth.calls.length).toBe(1);
+        // Logged before the answer went out, but a pipe and a socket are read in no set order here.
+        await expect.poll(() => stderr, { timeout: 5_000 }).toContain('"stored":"rewritten"');
+        expect(h.oauth.accepts(`Bearer ${stored(host).tokens.access_token}`)).toBe(true); // seen outside the namespace
+        expect(tempFiles(join(dir, "codex"))).toEqual([]);
+        expect(stderr).not.toMatch(/eyJ|rt\.\d+\./);
+      } finally {
+        await codex.stop();
+      }
+    },
+    40_000,
+  );
 });
 
 describe("the lock never blocks a request for long, nor answers 500", () => {

@@ -26,7 +26,15 @@ afterAll(async () => proxy.stop());
 beforeEach(() => {
   proxy.codex.always(() => ({ kind: "json", status: 500, body: { detail: "no reply queued" } }));
 });
-const upstream = () => proxy.codex.responsesCalls.at(-1)?.body as { model: string; instructions: string; input: Record<string, unknown>[]; tools?: Record<string, unknown>[]; reasoning?: { effort?: string }; [k: string]: unknown };
+const upstream = () =>
+  proxy.codex.responsesCalls.at(-1)?.body as {
+    model: string;
+    instructions: string;
+    input: Record<string, unknown>[];
+    tools?: Record<string, unknown>[];
+    reasoning?: { effort?: string };
+    [k: string]: unknown;
+  };
 
 describe("messages.create and messages.stream", () => {
   it("a text answer, the client's model name echoed, the claude name mapped upstream", async () => {
@@ -46,7 +54,12 @@ describe("messages.create and messages.stream", () => {
 
   it("a streamed tool call: input_json_delta as the arguments stream, thinking with a signature, stop_reason tool_use", async () => {
     proxy.codex.enqueue({ kind: "sse", events: THINK_AND_CALL, chunkSize: "random" });
-    const stream = client().messages.stream({ model: "gpt-5.5", max_tokens: 1024, messages: [{ role: "user", content: "12+7?" }], tools: [{ name: "calculator", input_schema: { type: "object" } }] });
+    const stream = client().messages.stream({
+      model: "gpt-5.5",
+      max_tokens: 1024,
+      messages: [{ role: "user", content: "12+7?" }],
+      tools: [{ name: "calculator", input_schema: { type: "object" } }],
+    });
     let jsonDeltas = 0;
     let thinking = "";
     stream.on("inputJson", () => jsonDeltas++);
@@ -63,7 +76,12 @@ describe("messages.create and messages.stream", () => {
 
   it("the next turn sends the thinking and the tool result back: reasoning and the call pair up upstream", async () => {
     proxy.codex.enqueue({ kind: "sse", events: THINK_AND_CALL });
-    const first = await client().messages.create({ model: "gpt-5.5", max_tokens: 1024, messages: [{ role: "user", content: "12+7?" }], tools: [{ name: "calculator", input_schema: { type: "object" } }] });
+    const first = await client().messages.create({
+      model: "gpt-5.5",
+      max_tokens: 1024,
+      messages: [{ role: "user", content: "12+7?" }],
+      tools: [{ name: "calculator", input_schema: { type: "object" } }],
+    });
     const call = first.content.find((b) => b.type === "tool_use");
     proxy.codex.enqueue({ kind: "sse", events: TEXT });
     await client().messages.create({
@@ -88,7 +106,12 @@ describe("messages.create and messages.stream", () => {
     const second = call.map((e) => JSON.parse(JSON.stringify(e).replaceAll(`"output_index":1`, `"output_index":2`).replaceAll("call_", "call_second_")) as CodexEvent);
     const events = [...THINK_AND_CALL.slice(0, -1), ...second, THINK_AND_CALL.at(-1) as CodexEvent];
     proxy.codex.enqueue({ kind: "sse", events });
-    const message = await client().messages.create({ model: "gpt-5.5", max_tokens: 100, messages: [{ role: "user", content: "x" }], tools: [{ name: "calculator", input_schema: { type: "object" } }] });
+    const message = await client().messages.create({
+      model: "gpt-5.5",
+      max_tokens: 100,
+      messages: [{ role: "user", content: "x" }],
+      tools: [{ name: "calculator", input_schema: { type: "object" } }],
+    });
     const tools = message.content.filter((b) => b.type === "tool_use");
     expect(tools.length).toBe(2);
     expect(new Set(tools.map((t) => (t.type === "tool_use" ? t.id : ""))).size).toBe(2);
@@ -127,7 +150,11 @@ describe("messages.create and messages.stream", () => {
 
   it("ping events while the backend is silent", async () => {
     proxy.codex.enqueue({ kind: "sse", events: TEXT, firstByteDelayMs: 0, chunkSize: 2000, delayMs: 150 });
-    const res = await fetch(`${proxy.url}/v1/messages`, { method: "POST", headers: { "x-api-key": KEY, "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-5.5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] }) });
+    const res = await fetch(`${proxy.url}/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": KEY, "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-5.5", max_tokens: 10, stream: true, messages: [{ role: "user", content: "x" }] }),
+    });
     const text = await res.text();
     expect(text).toContain('event: ping\ndata: {"type":"ping"}');
     expect(text.trimEnd().endsWith('event: message_stop\ndata: {"type":"message_stop"}')).toBe(true);
@@ -139,7 +166,13 @@ describe("what Claude Code sends", () => {
     proxy.codex.enqueue({ kind: "sse", events: TEXT });
     const res = await fetch(`${proxy.url}/v1/messages?beta=true`, {
       method: "POST",
-      headers: { "x-api-key": KEY, "content-type": "application/json", "anthropic-version": "2023-06-01", "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14", "x-app": "cli" },
+      headers: {
+        "x-api-key": KEY,
+        "content-type": "application/json",
+        "anthropic-version": "2023-06-01",
+        "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14",
+        "x-app": "cli",
+      },
       body: JSON.stringify({
         model: "claude-opus-5-5",
         max_tokens: 32000,
@@ -154,7 +187,11 @@ describe("what Claude Code sends", () => {
           { role: "system", content: "<env>cwd: /repo</env>" },
         ],
         tools: [
-          { name: "Write", description: "Write a file", input_schema: { $schema: "http://json-schema.org/draft-07/schema#", type: "object", properties: { file_path: { type: "string" } } } },
+          {
+            name: "Write",
+            description: "Write a file",
+            input_schema: { $schema: "http://json-schema.org/draft-07/schema#", type: "object", properties: { file_path: { type: "string" } } },
+          },
           { name: "DeferredToolPlaceholder", description: "placeholder", input_schema: { type: "object" }, defer_loading: true },
         ],
         metadata: { user_id: '{"session":"abc"}' },
@@ -169,7 +206,9 @@ describe("what Claude Code sends", () => {
     const body = upstream();
     expect(body.instructions).toBe("You are Claude Code.\n\nBe concise.\n\n<env>cwd: /repo</env>");
     expect(body.input).toEqual([{ type: "message", role: "user", content: [{ type: "input_text", text: "fix the bug" }] }]);
-    expect(body.tools).toEqual([{ type: "function", name: "Write", description: "Write a file", parameters: { type: "object", properties: { file_path: { type: "string" } } }, strict: false }]);
+    expect(body.tools).toEqual([
+      { type: "function", name: "Write", description: "Write a file", parameters: { type: "object", properties: { file_path: { type: "string" } } }, strict: false },
+    ]);
     expect(body.reasoning).toEqual({ summary: "auto", effort: "high" });
     for (const key of ["max_tokens", "temperature", "metadata", "context_management", "thinking", "output_config", "system"]) expect(body).not.toHaveProperty(key);
     expect(body).toMatchObject({ model: "gpt-5.5", store: false, stream: true, include: ["reasoning.encrypted_content"] });
@@ -197,13 +236,19 @@ describe("what Claude Code sends", () => {
 
 describe("errors in Anthropic's shape", () => {
   it("a wrong key: 401 authentication_error", async () => {
-    const error = await new Anthropic({ baseURL: proxy.url, apiKey: "sk-wrong-000000000000", maxRetries: 0 }).messages.create({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    const error = await new Anthropic({ baseURL: proxy.url, apiKey: "sk-wrong-000000000000", maxRetries: 0 }).messages
+      .create({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Anthropic.AuthenticationError);
     expect((error as { error: unknown }).error).toMatchObject({ type: "error", error: { type: "authentication_error" } });
   });
 
   it("no key: the 401 says how to send one, readable (x-api-key or Authorization: Bearer <key>), not '[redacted]'", async () => {
-    const res = await fetch(`${proxy.url}/v1/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] }) });
+    const res = await fetch(`${proxy.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] }),
+    });
     expect(res.status).toBe(401);
     const { error } = (await res.json()) as { error: { message: string } };
     expect(error.message).toContain("'x-api-key: <key>' or 'Authorization: Bearer <key>'");
@@ -212,7 +257,11 @@ describe("errors in Anthropic's shape", () => {
 
   it("a usage limit: 429 rate_limit_error with retry-after and the reset time", async () => {
     proxy.codex.enqueue({ kind: "json", status: 429, body: fixtureJson("error.429-usage-limit-reached.body.json") });
-    const res = await fetch(`${proxy.url}/v1/messages`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] }) });
+    const res = await fetch(`${proxy.url}/v1/messages`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] }),
+    });
     expect(res.status).toBe(429);
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
     const body = (await res.json()) as { type: string; error: { type: string; message: string } };
@@ -222,23 +271,31 @@ describe("errors in Anthropic's shape", () => {
 
   it("an overloaded backend: 529 overloaded_error", async () => {
     proxy.codex.always(() => ({ kind: "json", status: 503, body: { detail: "overloaded" } }));
-    const error = await client().messages.create({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    const error = await client()
+      .messages.create({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] })
+      .catch((e: unknown) => e);
     expect((error as { status: number }).status).toBe(529);
     expect((error as { error: unknown }).error).toMatchObject({ error: { type: "overloaded_error" } });
   });
 
   it("a plan without Codex: 403 permission_error; a body over the limit: 413 request_too_large", async () => {
     proxy.codex.enqueue({ kind: "json", status: 429, body: { error: { type: "usage_not_included", message: "not included" } } });
-    const forbidden = await client().messages.create({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] }).catch((e: unknown) => e);
+    const forbidden = await client()
+      .messages.create({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] })
+      .catch((e: unknown) => e);
     expect(forbidden).toBeInstanceOf(Anthropic.PermissionDeniedError);
     // A client declaring 64 MiB is refused before the body is read.
     const { request } = await import("node:http");
     const big = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(`${proxy.url}/v1/messages`, { method: "POST", headers: { "x-api-key": KEY, "content-type": "application/json", "content-length": String(64 * 1024 * 1024) } }, (res) => {
-        let body = "";
-        res.on("data", (d: Buffer) => (body += d.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      });
+      const req = request(
+        `${proxy.url}/v1/messages`,
+        { method: "POST", headers: { "x-api-key": KEY, "content-type": "application/json", "content-length": String(64 * 1024 * 1024) } },
+        (res) => {
+          let body = "";
+          res.on("data", (d: Buffer) => (body += d.toString()));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
       req.on("error", reject);
       req.write("{}");
     });
@@ -250,9 +307,21 @@ describe("errors in Anthropic's shape", () => {
     [{ tools: [{ type: "web_fetch_20250910", name: "web_fetch" }] }, /server tools cannot run.*web_fetch/],
     [{ max_tokens: undefined }, /max_tokens/],
     [{ messages: [{ role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_x", content: "r" }] }] }, /toolu_x/],
-    [{ messages: [{ role: "user", content: "x" }, { role: "assistant", content: [{ type: "tool_use", id: "toolu_y", name: "f", input: {} }] }] }, /toolu_y/],
+    [
+      {
+        messages: [
+          { role: "user", content: "x" },
+          { role: "assistant", content: [{ type: "tool_use", id: "toolu_y", name: "f", input: {} }] },
+        ],
+      },
+      /toolu_y/,
+    ],
   ])("%o: 400 invalid_request_error naming it", async (extra, message) => {
-    const res = await fetch(`${proxy.url}/v1/messages`, { method: "POST", headers: { "x-api-key": KEY, "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }], ...extra }) });
+    const res = await fetch(`${proxy.url}/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": KEY, "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }], ...extra }),
+    });
     const body = (await res.json()) as { error: { type: string; message: string } };
     expect(res.status).toBe(400);
     expect(body.error.type).toBe("invalid_request_error");
@@ -262,18 +331,30 @@ describe("errors in Anthropic's shape", () => {
   it("a failure mid-stream is an error event, no message_stop, and the SDK raises it", async () => {
     const failing = [...TEXT.slice(0, 8), ...sseFixtureEvents("sse.response-failed.context-length-exceeded.sse")];
     proxy.codex.enqueue({ kind: "sse", events: failing });
-    const raw = await fetch(`${proxy.url}/v1/messages`, { method: "POST", headers: { "x-api-key": KEY, "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-5.5", max_tokens: 1, stream: true, messages: [{ role: "user", content: "x" }] }) });
+    const raw = await fetch(`${proxy.url}/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": KEY, "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-5.5", max_tokens: 1, stream: true, messages: [{ role: "user", content: "x" }] }),
+    });
     const text = await raw.text();
     expect(text).toContain("event: message_start");
     expect(text).not.toContain("message_stop");
     expect(text.trimEnd().split("\n\n").at(-1)).toMatch(/^event: error\ndata: \{"type":"error","error":\{"type":"invalid_request_error"/);
     proxy.codex.enqueue({ kind: "sse", events: failing });
-    await expect(client().messages.stream({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] }).finalMessage()).rejects.toThrow(/context/i);
+    await expect(
+      client()
+        .messages.stream({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] })
+        .finalMessage(),
+    ).rejects.toThrow(/context/i);
   });
 
   it("a cut stream raises an SDK error, never a complete-looking answer", async () => {
     proxy.codex.enqueue({ kind: "sse", events: TEXT, cutAfterEvents: 8 });
-    await expect(client().messages.stream({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] }).finalMessage()).rejects.toThrow(/truncated/);
+    await expect(
+      client()
+        .messages.stream({ model: "gpt-5.5", max_tokens: 1, messages: [{ role: "user", content: "x" }] })
+        .finalMessage(),
+    ).rejects.toThrow(/truncated/);
   });
 });
 

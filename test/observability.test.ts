@@ -192,7 +192,11 @@ describe("the local server's log lines", () => {
     const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
     return { stderr: child.stderr, writes: Number(child.stdout), ms: Date.now() - started };
   }
-  const lines = (stderr: string) => stderr.trim().split("\n").map((l) => (JSON.parse(l) as { i: number }).i);
+  const lines = (stderr: string) =>
+    stderr
+      .trim()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as { i: number }).i);
 
   it("go out together, a moment later, in order", () => {
     const out = logThrough(`setTimeout(() => log.info("request", { i: 3 }), 200);`);

@@ -29,7 +29,16 @@ const image = fc.webUrl().map((url) => ({ type: "image_url", image_url: { url } 
 
 /** A turn: a user message, or an assistant's tool calls followed by their results. */
 const turn = fc.oneof(
-  fc.record({ kind: fc.constant("user" as const), parts: fc.array(fc.oneof(text.map((t) => ({ type: "text", text: t })), image), { minLength: 1, maxLength: 3 }) }),
+  fc.record({
+    kind: fc.constant("user" as const),
+    parts: fc.array(
+      fc.oneof(
+        text.map((t) => ({ type: "text", text: t })),
+        image,
+      ),
+      { minLength: 1, maxLength: 3 },
+    ),
+  }),
   fc.record({ kind: fc.constant("text" as const), text }),
   fc.record({
     kind: fc.constant("calls" as const),
@@ -41,7 +50,11 @@ const turn = fc.oneof(
   }),
 );
 
-const chatRequest = fc.record({ system: fc.option(text, { nil: undefined }), turns: fc.array(turn, { minLength: 1, maxLength: 8 }), tools: fc.uniqueArray(name, { maxLength: 4 }) });
+const chatRequest = fc.record({
+  system: fc.option(text, { nil: undefined }),
+  turns: fc.array(turn, { minLength: 1, maxLength: 8 }),
+  tools: fc.uniqueArray(name, { maxLength: 4 }),
+});
 type ChatRequestCase = typeof chatRequest extends fc.Arbitrary<infer T> ? T : never;
 
 /** Call ids must be unique across the conversation for the pairing to be valid: suffix with the turn. */
@@ -52,7 +65,11 @@ function toChat(c: ChatRequestCase): Record<string, unknown> {
     if (t.kind === "user") messages.push({ role: "user", content: t.parts });
     else if (t.kind === "text") messages.push({ role: "assistant", content: t.text });
     else {
-      messages.push({ role: "assistant", content: null, tool_calls: t.calls.map((k) => ({ id: `${k.id}_${i}`, type: "function", function: { name: k.name, arguments: k.args } })) });
+      messages.push({
+        role: "assistant",
+        content: null,
+        tool_calls: t.calls.map((k) => ({ id: `${k.id}_${i}`, type: "function", function: { name: k.name, arguments: k.args } })),
+      });
       for (const k of t.calls) messages.push({ role: "tool", tool_call_id: `${k.id}_${i}`, content: k.result });
     }
   });
@@ -127,7 +144,11 @@ function eventsOf(c: StreamCase): CodexEvent[] {
       for (const delta of it.deltas) events.push({ type: "response.output_text.delta", output_index: index, item_id: id, content_index: 0, delta } as CodexEvent);
       const full = it.deltas.join("");
       events.push({ type: "response.output_text.done", output_index: index, item_id: id, content_index: 0, text: full } as CodexEvent);
-      events.push({ type: "response.output_item.done", output_index: index, item: { id, type: "message", role: "assistant", content: [{ type: "output_text", text: full }] } } as CodexEvent);
+      events.push({
+        type: "response.output_item.done",
+        output_index: index,
+        item: { id, type: "message", role: "assistant", content: [{ type: "output_text", text: full }] },
+      } as CodexEvent);
     } else if (it.kind === "reasoning") {
       events.push({ type: "response.output_item.added", output_index: index, item: { id, type: "reasoning" } } as CodexEvent);
       for (const delta of it.deltas) events.push({ type: "response.reasoning_summary_text.delta", output_index: index, item_id: id, summary_index: 0, delta } as CodexEvent);
@@ -142,7 +163,8 @@ function eventsOf(c: StreamCase): CodexEvent[] {
   });
   const usage = { input_tokens: 10, input_tokens_details: { cached_tokens: 2 }, output_tokens: 5, output_tokens_details: { reasoning_tokens: 1 }, total_tokens: 15 };
   if (c.ending === "completed") events.push({ type: "response.completed", response: { id: "resp_p", status: "completed", output: [], usage } } as CodexEvent);
-  if (c.ending === "incomplete") events.push({ type: "response.incomplete", response: { id: "resp_p", status: "incomplete", incomplete_details: { reason: "max_output_tokens" }, usage } } as CodexEvent);
+  if (c.ending === "incomplete")
+    events.push({ type: "response.incomplete", response: { id: "resp_p", status: "incomplete", incomplete_details: { reason: "max_output_tokens" }, usage } } as CodexEvent);
   if (c.ending === "failed") events.push(...sseFixtureEvents("sse.response-failed.rate-limit-exceeded.sse"));
   if (c.ending === "error") events.push({ type: "error", code: "server_is_overloaded", message: "Our servers are currently overloaded.", param: null } as CodexEvent);
   return events;
@@ -154,7 +176,8 @@ describe("stream converter", () => {
     proxy = await startProxy({ env: { ALLOWED_MODELS: "gpt-5.5" } });
   });
   afterAll(async () => proxy.stop());
-  const tools = (c: StreamCase) => c.items.flatMap((it) => (it.kind === "call" ? [{ type: "function" as const, function: { name: it.name, parameters: { type: "object" } } }] : []));
+  const tools = (c: StreamCase) =>
+    c.items.flatMap((it) => (it.kind === "call" ? [{ type: "function" as const, function: { name: it.name, parameters: { type: "object" } } }] : []));
 
   it("any event sequence: one finish_reason on success; an error and no [DONE] on a failure or a cut", async () => {
     await fc.assert(
@@ -189,19 +212,22 @@ describe("stream converter", () => {
   it("the SDK assembles exactly the streamed text and tool-call arguments", async () => {
     const client = new OpenAI({ baseURL: proxy.baseURL, apiKey: "unused", maxRetries: 0 });
     await fc.assert(
-      fc.asyncProperty(stream.map((c): StreamCase => ({ ...c, ending: "completed" })), async (c) => {
-        proxy.codex.enqueue({ kind: "sse", events: eventsOf(c), chunkSize: "random", seed: 7 });
-        const toolList = tools(c);
-        const final = await client.chat.completions
-          .stream({ model: "gpt-5.5", messages: [{ role: "user", content: "go" }], ...(toolList.length ? { tools: toolList } : {}) })
-          .finalChatCompletion();
-        const message = final.choices[0]?.message;
-        const texts = c.items.flatMap((it) => (it.kind === "message" ? [it.deltas.join("")] : []));
-        expect(message?.content ?? "").toBe(texts.join("\n\n"));
-        const calls = c.items.flatMap((it) => (it.kind === "call" ? [{ name: it.name, arguments: it.args }] : []));
-        expect((message?.tool_calls ?? []).map((t) => (t.type === "function" ? { name: t.function.name, arguments: t.function.arguments } : {}))).toEqual(calls);
-        expect(final.choices[0]?.finish_reason).toBe(calls.length > 0 ? "tool_calls" : "stop");
-      }),
+      fc.asyncProperty(
+        stream.map((c): StreamCase => ({ ...c, ending: "completed" })),
+        async (c) => {
+          proxy.codex.enqueue({ kind: "sse", events: eventsOf(c), chunkSize: "random", seed: 7 });
+          const toolList = tools(c);
+          const final = await client.chat.completions
+            .stream({ model: "gpt-5.5", messages: [{ role: "user", content: "go" }], ...(toolList.length ? { tools: toolList } : {}) })
+            .finalChatCompletion();
+          const message = final.choices[0]?.message;
+          const texts = c.items.flatMap((it) => (it.kind === "message" ? [it.deltas.join("")] : []));
+          expect(message?.content ?? "").toBe(texts.join("\n\n"));
+          const calls = c.items.flatMap((it) => (it.kind === "call" ? [{ name: it.name, arguments: it.args }] : []));
+          expect((message?.tool_calls ?? []).map((t) => (t.type === "function" ? { name: t.function.name, arguments: t.function.arguments } : {}))).toEqual(calls);
+          expect(final.choices[0]?.finish_reason).toBe(calls.length > 0 ? "tool_calls" : "stop");
+        },
+      ),
       { numRuns: 100, seed: SEED },
     );
   }, 120_000);

@@ -18,7 +18,11 @@ afterAll(async () => proxy.stop());
 
 async function upstreamBodyFor(chat: Record<string, unknown>): Promise<Record<string, unknown>> {
   const before = proxy.codex.responsesCalls.length;
-  const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-5.5", ...chat }) });
+  const res = await fetch(`${proxy.baseURL}/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "gpt-5.5", ...chat }),
+  });
   const text = await res.text();
   expect(res.status, text).toBe(200);
   const calls = proxy.codex.responsesCalls;
@@ -44,7 +48,19 @@ const PNG = "data:image/png;base64,iVBORw0KGgo=";
 const rows: { name: string; chat: Record<string, unknown>; upstream: Record<string, unknown> }[] = [
   {
     name: "system and developer messages become instructions, joined in order",
-    chat: { messages: [{ role: "system", content: "Be brief." }, { role: "developer", content: [{ type: "text", text: "Use " }, { type: "text", text: "tools." }] }, user("hi")] },
+    chat: {
+      messages: [
+        { role: "system", content: "Be brief." },
+        {
+          role: "developer",
+          content: [
+            { type: "text", text: "Use " },
+            { type: "text", text: "tools." },
+          ],
+        },
+        user("hi"),
+      ],
+    },
     upstream: base({ instructions: "Be brief.\n\nUse tools.", input: [{ type: "message", role: "user", content: [{ type: "input_text", text: "hi" }] }] }),
   },
   {
@@ -102,7 +118,14 @@ const rows: { name: string; chat: Record<string, unknown>; upstream: Record<stri
       messages: [
         user("weather?"),
         { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
-        { role: "tool", tool_call_id: "call_1", content: [{ type: "text", text: "22" }, { type: "text", text: "°C" }] },
+        {
+          role: "tool",
+          tool_call_id: "call_1",
+          content: [
+            { type: "text", text: "22" },
+            { type: "text", text: "°C" },
+          ],
+        },
       ],
     },
     upstream: base({
@@ -137,7 +160,11 @@ const rows: { name: string; chat: Record<string, unknown>; upstream: Record<stri
     chat: {
       functions: [WEATHER.function],
       function_call: { name: "get_weather" },
-      messages: [user("w?"), { role: "assistant", content: null, function_call: { name: "get_weather", arguments: "{}" } }, { role: "function", name: "get_weather", content: "rain" }],
+      messages: [
+        user("w?"),
+        { role: "assistant", content: null, function_call: { name: "get_weather", arguments: "{}" } },
+        { role: "function", name: "get_weather", content: "rain" },
+      ],
     },
     upstream: base({
       tools: [{ type: "function", name: "get_weather", description: "Weather", parameters: WEATHER.function.parameters, strict: false }],
@@ -195,12 +222,14 @@ const rows: { name: string; chat: Record<string, unknown>; upstream: Record<stri
     chat: { messages: [user("x")], response_format: { type } },
     upstream: base({ input: [{ type: "message", role: "user", content: [{ type: "input_text", text: "x" }] }], text: { format: { type } } }),
   })),
-  ...([
-    ["high", "high"],
-    ["minimal", "low"],
-    ["none", "none"],
-    ["xhigh", "xhigh"],
-  ] as const).map(([given, sent]) => ({
+  ...(
+    [
+      ["high", "high"],
+      ["minimal", "low"],
+      ["none", "none"],
+      ["xhigh", "xhigh"],
+    ] as const
+  ).map(([given, sent]) => ({
     name: `reasoning_effort ${given} -> reasoning.effort ${sent}`,
     chat: { messages: [user("x")], reasoning_effort: given },
     upstream: base({ input: [{ type: "message", role: "user", content: [{ type: "input_text", text: "x" }] }], reasoning: { effort: sent, summary: "auto" } }),
@@ -257,7 +286,11 @@ describe("Chat -> Responses mapping (exact upstream body)", () => {
     const body = await upstreamBodyFor({
       tools: [{ type: "function", function: { name: long, parameters: { type: "object" } } }],
       tool_choice: { type: "function", function: { name: long } },
-      messages: [user("x"), { role: "assistant", tool_calls: [{ id: "c", type: "function", function: { name: long, arguments: "{}" } }] }, { role: "tool", tool_call_id: "c", content: "[]" }],
+      messages: [
+        user("x"),
+        { role: "assistant", tool_calls: [{ id: "c", type: "function", function: { name: long, arguments: "{}" } }] },
+        { role: "tool", tool_call_id: "c", content: "[]" },
+      ],
     });
     const tools = body.tools as { name: string }[];
     const short = tools[0]?.name ?? "";
@@ -320,7 +353,11 @@ describe("CODEX_CLIENT_VERSION", () => {
     const other = await startProxy({ env: { CODEX_CLIENT_VERSION: "0.160.1" } });
     try {
       other.codex.always(() => ({ kind: "sse", events: TEXT_TURN }));
-      const res = await fetch(`${other.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-5.5", messages: [user("x")] }) });
+      const res = await fetch(`${other.baseURL}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt-5.5", messages: [user("x")] }),
+      });
       expect(res.status).toBe(200);
       await res.text();
       expect(other.codex.responsesCalls[0]?.headers.version).toBe("0.160.1");

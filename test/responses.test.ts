@@ -112,7 +112,11 @@ describe("the AI SDK's openai() provider (Responses model)", () => {
   const provider = () => createOpenAI({ baseURL: proxy.baseURL, apiKey: "unused" });
   const calculator = tool({
     description: "A minimal calculator",
-    inputSchema: jsonSchema<{ a: number; b: number; op: string }>({ type: "object", properties: { a: { type: "number" }, b: { type: "number" }, op: { type: "string" } }, required: ["a", "b", "op"] }),
+    inputSchema: jsonSchema<{ a: number; b: number; op: string }>({
+      type: "object",
+      properties: { a: { type: "number" }, b: { type: "number" }, op: { type: "string" } },
+      required: ["a", "b", "op"],
+    }),
     execute: async ({ a, b, op }) => (op === "add" ? a + b : op === "multiply" ? a * b : 0),
   });
 
@@ -164,7 +168,13 @@ describe("the AI SDK's openai() provider (Responses model)", () => {
   });
 
   it("with its default store, the item_reference it replays gets a 400 that says to set store false", async () => {
-    const res = await post({ model: "gpt-5.5", input: [{ role: "user", content: "hi" }, { type: "item_reference", id: "rs_123" }] });
+    const res = await post({
+      model: "gpt-5.5",
+      input: [
+        { role: "user", content: "hi" },
+        { type: "item_reference", id: "rs_123" },
+      ],
+    });
     const body = (await res.json()) as { error: { message: string; code: string; param: string } };
     expect(res.status).toBe(400);
     expect(body.error).toMatchObject({ code: "unsupported_item_reference", param: "input[1]" });
@@ -267,7 +277,9 @@ describe("the upstream body follows the backend's rules", () => {
       const short = ((req.body as { tools: { name: string }[] }).tools[0] as { name: string }).name;
       return { kind: "sse", events: turn.map((e) => (e.item?.name === "SHORT" ? ({ ...e, item: { ...e.item, name: short } } as CodexEvent) : e)) };
     });
-    const final = await client.responses.stream({ model: "gpt-5.5", input: "x", tools: [{ type: "function", name: long, parameters: { type: "object" }, strict: false }] }).finalResponse();
+    const final = await client.responses
+      .stream({ model: "gpt-5.5", input: "x", tools: [{ type: "function", name: long, parameters: { type: "object" }, strict: false }] })
+      .finalResponse();
     const upstreamName = (lastUpstream().tools as { name: string }[])[0]?.name ?? "";
     expect(upstreamName.length).toBeLessThanOrEqual(64);
     expect(final.output.find((o) => o.type === "function_call")).toMatchObject({ name: long });
@@ -308,7 +320,9 @@ describe("forwarding", () => {
     const [asSent, split, typeless] = deltas as [number, number, number];
     const data = TEXT.map((e) => JSON.stringify(e));
     // Valid JSON the proxy would never write itself: a space after the brace and an escaped é.
-    const odd = JSON.stringify({ ...TEXT[asSent], delta: "café" }).replace('"café"', '"caf\\u00e9"').replace('{"type":', '{ "type": ');
+    const odd = JSON.stringify({ ...TEXT[asSent], delta: "café" })
+      .replace('"café"', '"caf\\u00e9"')
+      .replace('{"type":', '{ "type": ');
     const pieces = TEXT.map((e, i) => {
       if (i === asSent) return `event: ${e.type}\ndata: ${odd}\n\n`;
       if (i === split) return `event: ${e.type}\ndata: ${data[i]!.replace(',"', ',\ndata: "')}\n\n`;

@@ -44,9 +44,7 @@ describe("streaming with the openai SDK", () => {
 
     // Assess
     const text = streamedContent(chunks);
-    expect(text).toBe(
-      "There are **3** letter **“r”**s in **“strawberry.”**\n\nBreakdown: **s t r a w b e r r y**  \nYou can see **r** at positions **3, 8, and 9**.",
-    );
+    expect(text).toBe("There are **3** letter **“r”**s in **“strawberry.”**\n\nBreakdown: **s t r a w b e r r y**  \nYou can see **r** at positions **3, 8, and 9**.");
     const reasoning = chunks.map((c) => (c.choices[0]?.delta as { reasoning_content?: string } | undefined)?.reasoning_content ?? "").join("");
     expect(reasoning).toBe("**Counting character occurrences**");
     expect(chunks[0]?.choices[0]?.delta.role).toBe("assistant");
@@ -77,9 +75,7 @@ describe("streaming with the openai SDK", () => {
 
     const message = final.choices[0]?.message;
     expect(final.choices[0]?.finish_reason).toBe("tool_calls");
-    expect(message?.tool_calls).toEqual([
-      { id: "call_AB6AaRZ1FYZB2RwS6A5vbdqn", type: "function", function: { name: "calculator", arguments: '{"a":12,"b":7,"op":"add"}' } },
-    ]);
+    expect(message?.tool_calls).toEqual([{ id: "call_AB6AaRZ1FYZB2RwS6A5vbdqn", type: "function", function: { name: "calculator", arguments: '{"a":12,"b":7,"op":"add"}' } }]);
   });
 
   it("throws APIError when the upstream fails after streaming began", async () => {

@@ -6,7 +6,7 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SecretClientKeys } from "../lambda/auth/secret-keys.js";
 import { SecretTokenSource } from "../lambda/auth/secret-store.js";
-import { ProxyError } from "../lambda/errors.js";
+import type { ProxyError } from "../lambda/errors.js";
 import { createLogger } from "../lambda/log.js";
 import { FakeSecretsManager } from "./support/fake-secrets-manager.js";
 import { authJson } from "./support/proxy.js";
@@ -28,7 +28,12 @@ afterEach(async () => {
   await sm.stop();
 });
 
-const keys = () => new SecretClientKeys(client, "keys", createLogger("debug", (l) => logs.push(l)));
+const keys = () =>
+  new SecretClientKeys(
+    client,
+    "keys",
+    createLogger("debug", (l) => logs.push(l)),
+  );
 const rejection = async (p: Promise<unknown>) => {
   try {
     await p;

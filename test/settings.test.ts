@@ -16,6 +16,7 @@ import { SETTINGS } from "../lambda/settings.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const README = readFileSync(join(ROOT, "README.md"), "utf8");
+const DEPLOY = readFileSync(join(ROOT, "docs/deploy.md"), "utf8");
 
 /** The first column of the markdown table that follows a heading, as code spans. */
 function tableKeys(heading: string, stopAt: string): string[] {
@@ -34,8 +35,8 @@ describe("the settings table", () => {
     for (const s of SETTINGS.filter((x) => x.flag)) expect(listed).toContain(s.flag);
   });
 
-  it("the README's deploy context table lists every setting a deployment can set", () => {
-    for (const s of SETTINGS.filter((x) => x.context)) expect(README).toContain(`| \`${s.context}\` |`);
+  it("docs/deploy.md's context table lists every setting a deployment can set", () => {
+    for (const s of SETTINGS.filter((x) => x.context)) expect(DEPLOY).toContain(`| \`${s.context}\` |`);
   });
 
   it("npm start -- --help lists every setting npm start reads", () => {
@@ -53,13 +54,26 @@ describe("the settings table", () => {
   it("a deployment sets the function's settings from context, checked at synth as the function checks them", () => {
     const dir = mkdtempSync(join(tmpdir(), "codex-proxy-cdk-settings-"));
     try {
-      const context = { anthropicModelMap: "opus=gpt-5.5,*=gpt-5.4", corsOrigins: "http://localhost:3000", upstreamMaxConnections: "8", logLevel: "debug", "aws:cdk:bundling-stacks": [] };
+      const context = {
+        anthropicModelMap: "opus=gpt-5.5,*=gpt-5.4",
+        corsOrigins: "http://localhost:3000",
+        upstreamMaxConnections: "8",
+        logLevel: "debug",
+        "aws:cdk:bundling-stacks": [],
+      };
       const { app, stack } = buildApp({ outdir: dir, context });
       app.synth({ validateOnSynthesis: false });
-      const fn = Object.values(Template.fromStack(stack).findResources("AWS::Lambda::Function")).find((r) => (r as { Properties: { Handler?: string; Environment?: unknown } }).Properties.Environment && JSON.stringify(r).includes("API_KEYS_SECRET_ID")) as {
+      const fn = Object.values(Template.fromStack(stack).findResources("AWS::Lambda::Function")).find(
+        (r) => (r as { Properties: { Handler?: string; Environment?: unknown } }).Properties.Environment && JSON.stringify(r).includes("API_KEYS_SECRET_ID"),
+      ) as {
         Properties: { Environment: { Variables: Record<string, unknown> } };
       };
-      expect(fn.Properties.Environment.Variables).toMatchObject({ ANTHROPIC_MODEL_MAP: "opus=gpt-5.5,*=gpt-5.4", CORS_ORIGINS: "http://localhost:3000", UPSTREAM_MAX_CONNECTIONS: "8", LOG_LEVEL: "debug" });
+      expect(fn.Properties.Environment.Variables).toMatchObject({
+        ANTHROPIC_MODEL_MAP: "opus=gpt-5.5,*=gpt-5.4",
+        CORS_ORIGINS: "http://localhost:3000",
+        UPSTREAM_MAX_CONNECTIONS: "8",
+        LOG_LEVEL: "debug",
+      });
       expect(() => buildApp({ outdir: dir, context: { corsOrigins: "*", "aws:cdk:bundling-stacks": [] } })).toThrow(/CORS_ORIGINS lists web origins/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

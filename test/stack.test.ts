@@ -28,7 +28,7 @@ describe("ProxyStack", () => {
 
   it("runs the ESM bundle on Node 24, arm64, 256 MB, 15 minutes, with its environment", () => {
     template.hasResourceProperties("AWS::Lambda::Function", {
-      Description: Match.stringLikeRegexp("^OpenAI Chat Completions proxy"),
+      Description: Match.stringLikeRegexp("^codex-openai-proxy: OpenAI Chat Completions, OpenAI Responses and Anthropic Messages endpoints"),
       Runtime: "nodejs24.x",
       Architectures: ["arm64"],
       MemorySize: 256,
@@ -115,7 +115,10 @@ describe("ProxyStack", () => {
       DatapointsToAlarm: 2,
       Metrics: Match.arrayWith([
         Match.objectLike({ Expression: "IF(requests > 0, 100 * errors / requests, 0)" }),
-        Match.objectLike({ Id: "errors", MetricStat: Match.objectLike({ Metric: { Namespace: "CodexOpenAIProxy", MetricName: "ServerErrors", Dimensions: [{ Name: "service", Value: "CodexOpenAIProxy" }] } }) }),
+        Match.objectLike({
+          Id: "errors",
+          MetricStat: Match.objectLike({ Metric: { Namespace: "CodexOpenAIProxy", MetricName: "ServerErrors", Dimensions: [{ Name: "service", Value: "CodexOpenAIProxy" }] } }),
+        }),
         Match.objectLike({ Id: "requests", MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: "Requests" }) }) }),
       ]),
       AlarmActions: topic,
@@ -135,7 +138,20 @@ describe("ProxyStack", () => {
   it("has a dashboard of requests, errors, latency, tokens, usage windows and the alarms", () => {
     template.resourceCountIs("AWS::CloudWatch::Dashboard", 1);
     const body = JSON.stringify(Object.values(template.findResources("AWS::CloudWatch::Dashboard"))[0]?.Properties.DashboardBody);
-    for (const name of ["Requests", "ServerErrors", "TimeToFirstByte", "Duration", "InputTokens", "OutputTokens", "CachedTokens", "ReasoningTokens", "PrimaryUsedPercent", "SecondaryUsedPercent", "Throttles", "alarm"]) {
+    for (const name of [
+      "Requests",
+      "ServerErrors",
+      "TimeToFirstByte",
+      "Duration",
+      "InputTokens",
+      "OutputTokens",
+      "CachedTokens",
+      "ReasoningTokens",
+      "PrimaryUsedPercent",
+      "SecondaryUsedPercent",
+      "Throttles",
+      "alarm",
+    ]) {
       expect(body).toContain(name);
     }
   });

@@ -74,7 +74,9 @@ describe("ChatStreamConverter on recorded streams", () => {
 
   it("emits a whole call from output_item.done when no added event came", () => {
     const events = recorded("recorded.openai-client-tool-search.2.jsonl").filter((e) => e.type !== "response.output_item.added" && !e.type.startsWith("response.function_call"));
-    assertToolCallContract(chunks(convert(events)), [{ id: "call_Q7pq6EfVGRnauPLWSSYBGJ1l", name: "get_weather", arguments: '{"location":"San Francisco, CA","unit":"fahrenheit"}' }]);
+    assertToolCallContract(chunks(convert(events)), [
+      { id: "call_Q7pq6EfVGRnauPLWSSYBGJ1l", name: "get_weather", arguments: '{"location":"San Francisco, CA","unit":"fahrenheit"}' },
+    ]);
   });
 
   it("shows commentary and final answer as content, one paragraph each", () => {
@@ -106,7 +108,10 @@ describe("ChatStreamConverter on recorded streams", () => {
 
   it("maps response.incomplete to finish_reason length, even mid tool call", () => {
     const events = recorded("recorded.openai-client-tool-search.2.jsonl").slice(0, 10);
-    const incomplete = { type: "response.incomplete", response: { status: "incomplete", incomplete_details: { reason: "max_output_tokens" }, usage: { input_tokens: 1, output_tokens: 2, total_tokens: 3 } } };
+    const incomplete = {
+      type: "response.incomplete",
+      response: { status: "incomplete", incomplete_details: { reason: "max_output_tokens" }, usage: { input_tokens: 1, output_tokens: 2, total_tokens: 3 } },
+    };
     const all = chunks(convert([...events, incomplete]));
     expect(all.flatMap((c) => c.choices.map((ch) => ch.finish_reason)).filter(Boolean)).toEqual(["length"]);
   });
@@ -136,7 +141,10 @@ describe("ChatStreamConverter on recorded streams", () => {
 describe("SSE body backpressure", () => {
   it("pulls an upstream frame only when the reader asks for one", async () => {
     let pulled = 0;
-    const chunk = (n: number): StreamFrame => ({ kind: "chunk", chunk: { id: "c", object: "chat.completion.chunk", created: 0, model: "m", choices: [{ index: 0, delta: { content: String(n) }, finish_reason: null, logprobs: null }] } });
+    const chunk = (n: number): StreamFrame => ({
+      kind: "chunk",
+      chunk: { id: "c", object: "chat.completion.chunk", created: 0, model: "m", choices: [{ index: 0, delta: { content: String(n) }, finish_reason: null, logprobs: null }] },
+    });
     async function* upstream(): AsyncGenerator<StreamFrame[]> {
       for (let n = 0; n < 1000; n++) {
         pulled++;
@@ -184,12 +192,19 @@ describe("through the proxy", () => {
   afterEach(async () => proxy.stop());
 
   const streamOf = async (body: Record<string, unknown>) => {
-    const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true, stream_options: { include_usage: true }, ...body })) });
+    const res = await fetch(`${proxy.baseURL}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(chatBody({ stream: true, stream_options: { include_usage: true }, ...body })),
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
     return readSse(res);
   };
-  const normalise = (frames: unknown[]) => JSON.stringify(frames).replace(/chatcmpl-[0-9a-f]+/g, "ID").replace(/"created":\d+/g, '"created":0');
+  const normalise = (frames: unknown[]) =>
+    JSON.stringify(frames)
+      .replace(/chatcmpl-[0-9a-f]+/g, "ID")
+      .replace(/"created":\d+/g, '"created":0');
 
   it.each([
     ["reasoning + tool call", recorded("recorded.openai-reasoning-encrypted-content.1.jsonl", 0)],
@@ -230,7 +245,11 @@ describe("through the proxy", () => {
   it("sends the first chunk before the upstream has finished", async () => {
     proxy.codex.enqueue({ kind: "sse", events: recorded("recorded.github-copilot-id-rotation.1.jsonl"), chunkSize: 400, delayMs: 20 });
     const started = Date.now();
-    const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
+    const res = await fetch(`${proxy.baseURL}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(chatBody({ stream: true })),
+    });
     const reader = res.body!.getReader();
     await reader.read();
     const firstAt = Date.now() - started;
@@ -242,7 +261,11 @@ describe("through the proxy", () => {
   it("keeps a silent stream alive with SSE comments", async () => {
     const events = recorded("recorded.github-copilot-id-rotation.1.jsonl");
     proxy.codex.enqueue({ kind: "sse", events, chunkSize: 4000, delayMs: 150 });
-    const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
+    const res = await fetch(`${proxy.baseURL}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(chatBody({ stream: true })),
+    });
     const raw = await res.text();
     expect(raw).toContain(": keep-alive\n\n");
     expect(raw.trimEnd().endsWith("data: [DONE]")).toBe(true);
@@ -252,7 +275,12 @@ describe("through the proxy", () => {
     const events = recorded("recorded.github-copilot-id-rotation.1.jsonl").slice(0, 12);
     proxy.codex.enqueue({ kind: "sse", events, hang: true });
     const client = new AbortController();
-    const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })), signal: client.signal });
+    const res = await fetch(`${proxy.baseURL}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(chatBody({ stream: true })),
+      signal: client.signal,
+    });
     const reader = res.body!.getReader();
     await reader.read();
     client.abort();
@@ -261,7 +289,11 @@ describe("through the proxy", () => {
 
   it("a slow reader gets every byte of a long answer intact", async () => {
     proxy.codex.enqueue({ kind: "sse", events: longTextTurn(6000), chunkSize: 16_384 });
-    const res = await fetch(`${proxy.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
+    const res = await fetch(`${proxy.baseURL}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(chatBody({ stream: true })),
+    });
     const frames = await readSseSlowly(res, 40, 25);
     expect(frames.at(-1)).toBe("[DONE]");
     const content = streamedContent(frames);
@@ -280,7 +312,12 @@ describe("through the proxy", () => {
     try {
       quiet.codex.enqueue({ kind: "sse", events: recorded("recorded.openai-phase.1.jsonl"), firstByteDelayMs: 2000 });
       const client = new AbortController();
-      const pending = fetch(`${quiet.baseURL}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })), signal: client.signal });
+      const pending = fetch(`${quiet.baseURL}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(chatBody({ stream: true })),
+        signal: client.signal,
+      });
       await expect.poll(() => quiet.codex.responsesCalls.length).toBe(1);
       client.abort();
       await expect(pending).rejects.toThrow();

@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { refreshWithRetry, RefreshError } from "../lambda/auth/oauth.js";
 import { FakeCodex } from "./support/fake-codex.js";
 import { loginDoc } from "./support/fake-oauth.js";
-import { ask, EXPIRED_401, loginHarness, stored } from "./support/login-harness.js";
+import { ask, loginHarness, stored } from "./support/login-harness.js";
 import { ACCOUNT_ID, readSse } from "./support/proxy.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -65,7 +65,11 @@ describe("refresh in one process", () => {
     async (kind) => {
       const login = h.oauth.issue({ expiredAccess: true });
       if (kind === "refresh_token_reused") {
-        await fetch(h.oauth.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ client_id: "app_EMoamEEZ73f0CkXaXp7hrann", grant_type: "refresh_token", refresh_token: login.refresh }) });
+        await fetch(h.oauth.url, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ client_id: "app_EMoamEEZ73f0CkXaXp7hrann", grant_type: "refresh_token", refresh_token: login.refresh }),
+        });
       } else h.oauth.spoil(login.refresh, kind);
       const p = await h.start(login);
       const before = readFileSync(p.authPath, "utf8");
@@ -233,7 +237,12 @@ describe("a slow or silent token endpoint never costs the login", () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     let slept = 0;
-    const err = await refreshWithRetry("rt.1.x", { url: `http://127.0.0.1:${port}/oauth/token`, fetch: globalThis.fetch, backoffMs: [5, 5], sleep: async () => void slept++ }).catch((e: unknown) => e);
+    const err = await refreshWithRetry("rt.1.x", {
+      url: `http://127.0.0.1:${port}/oauth/token`,
+      fetch: globalThis.fetch,
+      backoffMs: [5, 5],
+      sleep: async () => void slept++,
+    }).catch((e: unknown) => e);
     expect(err).toMatchObject({ outcomeUnknown: false, permanent: false });
     expect(slept).toBe(2);
   });

@@ -106,7 +106,12 @@ describe("one retry before the first byte", () => {
 describe("statuses and Retry-After", () => {
   it("a 503 'overloaded' is 503 upstream_overloaded with the backend's Retry-After", async () => {
     const p = await start();
-    p.codex.always(() => ({ kind: "json", status: 503, body: { error: { message: "Our servers are currently overloaded.", type: "service_unavailable_error" } }, headers: { "retry-after": "7" } }));
+    p.codex.always(() => ({
+      kind: "json",
+      status: 503,
+      body: { error: { message: "Our servers are currently overloaded.", type: "service_unavailable_error" } },
+      headers: { "retry-after": "7" },
+    }));
     const res = await ask(p);
     const error = await errorOf(res, 503);
     expect(error.code).toBe("upstream_overloaded");

@@ -37,44 +37,53 @@ interface Target {
   codex: FakeCodex;
 }
 
-const lastBody = (t: Target) => t.codex.responsesCalls.at(-1)?.body as { tools?: Record<string, unknown>[]; include?: string[]; tool_choice?: unknown; input: Record<string, unknown>[] };
+const lastBody = (t: Target) =>
+  t.codex.responsesCalls.at(-1)?.body as { tools?: Record<string, unknown>[]; include?: string[]; tool_choice?: unknown; input: Record<string, unknown>[] };
 
 function messagesSearch(target: () => Target): void {
   const anthropic = () => new Anthropic({ baseURL: target().base, apiKey: KEY, maxRetries: 0 });
   const ask = (tool: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
     anthropic().messages.create({ model: "gpt-5.5", max_tokens: 4000, messages: [{ role: "user", content: "When did Node 24 become LTS?" }], tools: [tool as never], ...extra });
 
-  it.each(["web_search_20250305", "web_search_20260209", "web_search_20260318"])("%s: server_tool_use, web_search_tool_result, cited text and the search count, from the backend's own web_search", async (type) => {
-    const t = target();
-    t.codex.always(searcher());
-    const answer = await ask({ type, name: "web_search", max_uses: 8 });
+  it.each(["web_search_20250305", "web_search_20260209", "web_search_20260318"])(
+    "%s: server_tool_use, web_search_tool_result, cited text and the search count, from the backend's own web_search",
+    async (type) => {
+      const t = target();
+      t.codex.always(searcher());
+      const answer = await ask({ type, name: "web_search", max_uses: 8 });
 
-    const sent = lastBody(t);
-    expect(sent.tools).toEqual([{ type: "web_search" }]);
-    expect(sent.include).toContain("web_search_call.action.sources");
-    const [use, result, ...text] = answer.content as unknown as Record<string, unknown>[];
-    expect(use).toMatchObject({ type: "server_tool_use", name: "web_search", input: { query: "node 24 lts date" } });
-    expect(use?.id).toMatch(/^srvtoolu_/);
-    expect(result).toMatchObject({ type: "web_search_tool_result", tool_use_id: use?.id });
-    const results = result?.content as { type: string; url: string; title: string; encrypted_content: string }[];
-    expect(results.map((r) => r.url)).toEqual([NODE.url, LTS.url, SPAM.url]);
-    // folded, the cited pages take the titles their citations give; an uncited one keeps its URL
-    expect(results.map((r) => r.title)).toEqual([NODE.title, LTS.title, SPAM.url]);
-    expect(results.every((r) => r.type === "web_search_result" && r.encrypted_content !== "")).toBe(true);
-    expect(text.map((b) => b.text).join("")).toBe(TEXT);
-    const citations = text.flatMap((b) => (b.citations as Record<string, unknown>[] | undefined) ?? []);
-    expect(citations).toEqual([
-      expect.objectContaining({ type: "web_search_result_location", url: NODE.url, title: NODE.title, cited_text: "Node.js 24 became LTS in October 2025" }),
-      expect.objectContaining({ type: "web_search_result_location", url: LTS.url, title: LTS.title, cited_text: "supported until April 2028" }),
-    ]);
-    expect(answer.usage.server_tool_use?.web_search_requests).toBe(1);
-    expect(answer.stop_reason).toBe("end_turn");
-  });
+      const sent = lastBody(t);
+      expect(sent.tools).toEqual([{ type: "web_search" }]);
+      expect(sent.include).toContain("web_search_call.action.sources");
+      const [use, result, ...text] = answer.content as unknown as Record<string, unknown>[];
+      expect(use).toMatchObject({ type: "server_tool_use", name: "web_search", input: { query: "node 24 lts date" } });
+      expect(use?.id).toMatch(/^srvtoolu_/);
+      expect(result).toMatchObject({ type: "web_search_tool_result", tool_use_id: use?.id });
+      const results = result?.content as { type: string; url: string; title: string; encrypted_content: string }[];
+      expect(results.map((r) => r.url)).toEqual([NODE.url, LTS.url, SPAM.url]);
+      // folded, the cited pages take the titles their citations give; an uncited one keeps its URL
+      expect(results.map((r) => r.title)).toEqual([NODE.title, LTS.title, SPAM.url]);
+      expect(results.every((r) => r.type === "web_search_result" && r.encrypted_content !== "")).toBe(true);
+      expect(text.map((b) => b.text).join("")).toBe(TEXT);
+      const citations = text.flatMap((b) => (b.citations as Record<string, unknown>[] | undefined) ?? []);
+      expect(citations).toEqual([
+        expect.objectContaining({ type: "web_search_result_location", url: NODE.url, title: NODE.title, cited_text: "Node.js 24 became LTS in October 2025" }),
+        expect.objectContaining({ type: "web_search_result_location", url: LTS.url, title: LTS.title, cited_text: "supported until April 2028" }),
+      ]);
+      expect(answer.usage.server_tool_use?.web_search_requests).toBe(1);
+      expect(answer.stop_reason).toBe("end_turn");
+    },
+  );
 
   it("streamed: the same blocks as events (the query as an input_json_delta, citations as citations_delta), and finalMessage() folds them", async () => {
     const t = target();
     t.codex.always(searcher());
-    const stream = anthropic().messages.stream({ model: "gpt-5.5", max_tokens: 4000, messages: [{ role: "user", content: "Node 24 LTS?" }], tools: [{ type: "web_search_20250305", name: "web_search", max_uses: 8 }] });
+    const stream = anthropic().messages.stream({
+      model: "gpt-5.5",
+      max_tokens: 4000,
+      messages: [{ role: "user", content: "Node 24 LTS?" }],
+      tools: [{ type: "web_search_20250305", name: "web_search", max_uses: 8 }],
+    });
     const deltas: string[] = [];
     stream.on("streamEvent", (event) => {
       if (event.type === "content_block_delta") deltas.push(event.delta.type);
@@ -89,7 +98,12 @@ function messagesSearch(target: () => Target): void {
 
   it("two searches in one answer: two server_tool_use blocks, each with its results, counted twice", async () => {
     const t = target();
-    t.codex.always(searcher([{ query: "node 24 release", pages: [NODE] }, { query: "node release schedule", pages: [LTS] }]));
+    t.codex.always(
+      searcher([
+        { query: "node 24 release", pages: [NODE] },
+        { query: "node release schedule", pages: [LTS] },
+      ]),
+    );
     const answer = await ask({ type: "web_search_20250305", name: "web_search" });
     const types = answer.content.map((b) => b.type);
     expect(types.slice(0, 4)).toEqual(["server_tool_use", "web_search_tool_result", "server_tool_use", "web_search_tool_result"]);
@@ -106,7 +120,13 @@ function messagesSearch(target: () => Target): void {
       blocked_domains: ["example.com"],
       user_location: { type: "approximate", city: "Berlin", country: "DE", timezone: "Europe/Berlin" },
     });
-    expect(lastBody(t).tools).toEqual([{ type: "web_search", filters: { allowed_domains: ["nodejs.org", "github.com"] }, user_location: { type: "approximate", city: "Berlin", country: "DE", timezone: "Europe/Berlin" } }]);
+    expect(lastBody(t).tools).toEqual([
+      {
+        type: "web_search",
+        filters: { allowed_domains: ["nodejs.org", "github.com"] },
+        user_location: { type: "approximate", city: "Berlin", country: "DE", timezone: "Europe/Berlin" },
+      },
+    ]);
     const result = answer.content.find((b) => b.type === "web_search_tool_result") as unknown as { content: { url: string }[] };
     expect(result.content.map((r) => r.url)).toEqual([NODE.url, LTS.url]);
   });
@@ -142,14 +162,17 @@ function messagesSearch(target: () => Target): void {
     expect(input.every((item) => !("id" in item))).toBe(true);
   });
 
-  it.each(["web_fetch_20250910", "code_execution_20250825", "bash_20250124", "text_editor_20250728", "computer_20250124"])("%s keeps its clear 400, nothing upstream", async (type) => {
-    const t = target();
-    const before = t.codex.responsesCalls.length;
-    const error = await ask({ type, name: "x" }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(Anthropic.BadRequestError);
-    expect(String((error as Error).message)).toContain("Only web search");
-    expect(t.codex.responsesCalls.length).toBe(before);
-  });
+  it.each(["web_fetch_20250910", "code_execution_20250825", "bash_20250124", "text_editor_20250728", "computer_20250124"])(
+    "%s keeps its clear 400, nothing upstream",
+    async (type) => {
+      const t = target();
+      const before = t.codex.responsesCalls.length;
+      const error = await ask({ type, name: "x" }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(Anthropic.BadRequestError);
+      expect(String((error as Error).message)).toContain("Only web search");
+      expect(t.codex.responsesCalls.length).toBe(before);
+    },
+  );
 }
 
 describe("the local server", () => {
@@ -189,10 +212,17 @@ describe("the local server", () => {
     it("streamed: a delta.annotations chunk, its indexes in the whole content (after a preamble message too)", async () => {
       proxy.codex.always((request) => {
         const offered = offersSearch(request.body);
-        const events = searchTurn({ searches: [{ query: "q", pages: [NODE] }], text: TEXT, cites: [{ ...NODE, phrase: "October 2025" }], withSources: Boolean(offered?.withSources) });
+        const events = searchTurn({
+          searches: [{ query: "q", pages: [NODE] }],
+          text: TEXT,
+          cites: [{ ...NODE, phrase: "October 2025" }],
+          withSources: Boolean(offered?.withSources),
+        });
         // a commentary message first: the answer's text then starts after it and a paragraph break
         const preamble = turnOf([message("Let me look that up.")]).filter((e) => !["response.created", "response.in_progress", "response.completed"].includes(e.type));
-        const shifted = events.map((e) => ((e as { output_index?: number }).output_index === undefined ? e : ({ ...e, output_index: (e as { output_index: number }).output_index + 1 } as typeof e)));
+        const shifted = events.map((e) =>
+          (e as { output_index?: number }).output_index === undefined ? e : ({ ...e, output_index: (e as { output_index: number }).output_index + 1 } as typeof e),
+        );
         return { kind: "sse", events: [...shifted.slice(0, 2), ...preamble, ...shifted.slice(2)] };
       });
       const stream = await openai().chat.completions.create({ model: "gpt-5.5", messages: [{ role: "user", content: "q" }], web_search_options: {}, stream: true });
@@ -234,14 +264,28 @@ describe("the local server", () => {
   });
 
   it("every search is counted in the request's log line", async () => {
-    proxy.codex.always(searcher([{ query: "a", pages: [NODE] }, { query: "b", pages: [LTS] }]));
-    await new Anthropic({ baseURL: proxy.url, apiKey: KEY, maxRetries: 0 }).messages.create({ model: "gpt-5.5", max_tokens: 10, messages: [{ role: "user", content: "q" }], tools: [{ type: "web_search_20250305", name: "web_search" }] });
+    proxy.codex.always(
+      searcher([
+        { query: "a", pages: [NODE] },
+        { query: "b", pages: [LTS] },
+      ]),
+    );
+    await new Anthropic({ baseURL: proxy.url, apiKey: KEY, maxRetries: 0 }).messages.create({
+      model: "gpt-5.5",
+      max_tokens: 10,
+      messages: [{ role: "user", content: "q" }],
+      tools: [{ type: "web_search_20250305", name: "web_search" }],
+    });
     const line = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).findLast((l) => l.msg === "request" && l.path === "/v1/messages");
     expect(line?.web_searches).toBe(2);
   });
 
   it("the fake backend, like the real one, refuses Anthropic's dated tool type itself", async () => {
-    const res = await fetch(`${proxy.codex.url}/responses`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "gpt-5.5", input: [], tools: [{ type: "web_search_20250305" }] }) });
+    const res = await fetch(`${proxy.codex.url}/responses`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-5.5", input: [], tools: [{ type: "web_search_20250305" }] }),
+    });
     expect(res.status).toBe(400);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Parses the Codex CLI's auth.json (shared/reference/codex-backend.md §6): the current nested form
+ * Parses the Codex CLI's auth.json (docs/backend.md §6): the current nested form
  * (`tokens.{access_token,account_id,id_token,refresh_token}`, `last_refresh`), the older flat form
  * (`access_token`, `account_id`) and an API-key-only file (`OPENAI_API_KEY` / `api_key`).
  */
@@ -59,7 +59,5 @@ export function parseAuthJson(text: string, where: string): ParsedAuth {
     return parsed;
   }
   if (apiKey) return { credentials: { kind: "apikey", apiKey }, doc: root };
-  throw new AuthFileError(
-    `${where} holds neither ChatGPT tokens (tokens.access_token) nor an API key (OPENAI_API_KEY). Log in with \`codex login\` to create it.`,
-  );
+  throw new AuthFileError(`${where} holds neither ChatGPT tokens (tokens.access_token) nor an API key (OPENAI_API_KEY). Log in with \`codex login\` to create it.`);
 }

@@ -20,7 +20,7 @@ import { writeAuthFile, type WriteAuthFile } from "./auth-file-write.js";
 import { AuthFileError, parseAuthJson, type ParsedAuth } from "./auth-json.js";
 import { LockTimeoutError, withFileLock, type LockOptions } from "./file-lock.js";
 import { isExpired, refreshDue } from "./freshness.js";
-import { applyRefresh, loginDeadError, refreshWithRetry, RefreshError, type RefreshOptions } from "./oauth.js";
+import { applyRefresh, loginDeadError, refreshWithRetry, RefreshError, type RefreshOptions, type RefreshResult } from "./oauth.js";
 import { sameCredentials, type Credentials, type TokenSource } from "./tokens.js";
 
 export interface FileTokenOptions {
@@ -234,7 +234,7 @@ export class FileTokenSource implements TokenSource {
       throw new ProxyError(401, `The login in ${this.name} has no refresh token, so it cannot be renewed automatically: ${this.loginHint}`, { code: "login_expired" });
     }
     if (this.dead?.refreshToken === refreshToken) throw this.dead.error;
-    let result;
+    let result: RefreshResult;
     try {
       result = await refreshWithRetry(refreshToken, this.options.refresh as RefreshOptions);
     } catch (err) {

@@ -1,5 +1,5 @@
 /**
- * Refreshing a Codex login at the OAuth token endpoint (shared/reference/codex-backend.md §7).
+ * Refreshing a Codex login at the OAuth token endpoint (docs/backend.md §7).
  * Refresh tokens are single-use: the answer carries a new one and the old one is dead from then on,
  * so callers must store the result before using it, and must never retry a refresh that was
  * refused for good.
@@ -91,7 +91,12 @@ export async function requestRefresh(refreshToken: string, options: RefreshOptio
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     if (neverSent(err)) throw new RefreshError(`the token endpoint could not be reached (${why})`, false, null);
-    throw new RefreshError(`the token endpoint did not answer a refresh that was sent (${why}); its outcome is unknown, so it is not sent again with the same token`, false, null, true);
+    throw new RefreshError(
+      `the token endpoint did not answer a refresh that was sent (${why}); its outcome is unknown, so it is not sent again with the same token`,
+      false,
+      null,
+      true,
+    );
   }
   if (res.status >= 300 && res.status <= 399) {
     await res.body?.cancel().catch(() => {});
@@ -101,7 +106,12 @@ export async function requestRefresh(refreshToken: string, options: RefreshOptio
   try {
     text = (await res.text()).slice(0, 64 * 1024);
   } catch (err) {
-    throw new RefreshError(`the token endpoint's answer was cut off (${err instanceof Error ? err.message : String(err)}); its outcome is unknown, so it is not sent again with the same token`, false, null, true);
+    throw new RefreshError(
+      `the token endpoint's answer was cut off (${err instanceof Error ? err.message : String(err)}); its outcome is unknown, so it is not sent again with the same token`,
+      false,
+      null,
+      true,
+    );
   }
   let body: Record<string, unknown> = {};
   try {
@@ -114,7 +124,10 @@ export async function requestRefresh(refreshToken: string, options: RefreshOptio
   const code =
     (typeof error === "object" && error !== null ? ((error as { code?: string }).code ?? null) : typeof error === "string" ? error : null) ??
     (typeof body.code === "string" ? body.code : null);
-  const message = (typeof error === "object" && error !== null ? (error as { message?: string }).message : undefined) ?? (typeof body.error_description === "string" ? body.error_description : undefined) ?? `HTTP ${res.status}`;
+  const message =
+    (typeof error === "object" && error !== null ? (error as { message?: string }).message : undefined) ??
+    (typeof body.error_description === "string" ? body.error_description : undefined) ??
+    `HTTP ${res.status}`;
   const permanent = res.status === 401 || (code !== null && PERMANENT.has(code));
   // Token endpoints have been seen to quote the refresh token back in their message.
   const said = `${code ? `${code}: ` : ""}${String(message).slice(0, 500)}`;

@@ -3,9 +3,7 @@
  * file, Secrets Manager and (later) refreshing stores plug in without touching request handling.
  */
 
-export type Credentials =
-  | { kind: "chatgpt"; accessToken: string; accountId: string }
-  | { kind: "apikey"; apiKey: string };
+export type Credentials = { kind: "chatgpt"; accessToken: string; accountId: string } | { kind: "apikey"; apiKey: string };
 
 export interface TokenSource {
   /** shown by /health, e.g. "auth.json" or "secrets-manager"; never a secret */

@@ -1,6 +1,6 @@
 /**
  * Upstream calls: the model turn (`POST {base}/responses`, SSE) and the account's model catalog
- * (`GET {base}/models`). Headers follow the Codex CLI's own set (shared/reference/codex-backend.md
+ * (`GET {base}/models`). Headers follow the Codex CLI's own set (docs/backend.md
  * §1.2): besides being what the backend expects, it is what lets server networks past Cloudflare.
  * Redirects are never followed: one would re-send the conversation and the account id to whatever
  * host it names.
@@ -35,9 +35,7 @@ export interface CodexClientConfig {
   maxAnswerBytes: number;
 }
 
-export type OpenResult =
-  | { ok: true; events: AsyncGenerator<CodexEvent[]>; headers: HeaderMap }
-  | { ok: false; status: number; headers: HeaderMap; bodyText: string };
+export type OpenResult = { ok: true; events: AsyncGenerator<CodexEvent[]>; headers: HeaderMap } | { ok: false; status: number; headers: HeaderMap; bodyText: string };
 
 export interface CatalogModel {
   slug: string;

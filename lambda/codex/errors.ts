@@ -1,7 +1,7 @@
 /**
  * Upstream failures -> ProxyError. The backend reports failures three ways (an HTTP status with a
  * JSON body, a `response.failed` event, an `error` event); all of them end up here so one failure
- * reads the same to a client however it arrived. Facts: shared/reference/codex-backend.md §5.
+ * reads the same to a client however it arrived. Facts: docs/backend.md §5
  */
 import { ProxyError } from "../errors.js";
 import type { UpstreamErrorInfo } from "./types.js";
@@ -10,14 +10,7 @@ import type { HeaderMap } from "../http/headers.js";
 const USAGE_LIMIT = /usage_limit_reached|usage_not_included|rate_limit_exceeded|usage limit/i;
 
 /** The failures mapUpstreamFailure knows by code, whether they came in the stream or as an HTTP status. */
-const SHARED_CODES = new Set([
-  "rate_limit_exceeded",
-  "context_length_exceeded",
-  "server_is_overloaded",
-  "service_unavailable_error",
-  "slow_down",
-  "invalid_encrypted_content",
-]);
+const SHARED_CODES = new Set(["rate_limit_exceeded", "context_length_exceeded", "server_is_overloaded", "service_unavailable_error", "slow_down", "invalid_encrypted_content"]);
 
 /** Upstream fields as bounded strings: a hostile body may put anything anywhere. */
 const text = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value.slice(0, 2000) : undefined);

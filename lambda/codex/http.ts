@@ -91,7 +91,10 @@ function sendOn(url: URL, init: SendInit, http: HttpAgent, https: HttpsAgent): P
  */
 function tunnelling<A extends HttpAgent>(agent: A, proxy: URL, tls: boolean): A {
   const viaTls = proxy.protocol === "https:";
-  (agent as unknown as { createConnection: unknown }).createConnection = (options: ConnectionOptions & { host: string; port: number }, done: (err: Error | null, socket?: Duplex) => void) => {
+  (agent as unknown as { createConnection: unknown }).createConnection = (
+    options: ConnectionOptions & { host: string; port: number },
+    done: (err: Error | null, socket?: Duplex) => void,
+  ) => {
     const target = `${options.host}:${options.port}`;
     const connectRequest = (viaTls ? httpsRequest : httpRequest)({
       host: proxy.hostname,
@@ -133,7 +136,9 @@ const NEVER = new AbortController().signal;
 function fetchOver(send: Upstream["send"]): Fetch {
   const fetch = async (input: Parameters<Fetch>[0], init: RequestInit = {}): Promise<Response> => {
     const headers: Record<string, string> = {};
-    new Headers(init.headers).forEach((value, name) => (headers[name] = value));
+    new Headers(init.headers).forEach((value, name) => {
+      headers[name] = value;
+    });
     const reply = await send(String(input instanceof Request ? input.url : input), {
       method: init.method === "POST" ? "POST" : "GET",
       headers,

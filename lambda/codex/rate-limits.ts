@@ -1,6 +1,6 @@
 /**
  * The plan's usage windows, as the backend reports them in response headers
- * (shared/reference/codex-backend.md §5.4): passed on to clients, shown by /health, and emitted as
+ * (docs/backend.md §5): passed on to clients, shown by /health, and emitted as
  * metrics. Only these numeric facts are kept; nothing here is a secret.
  */
 import type { HeaderMap } from "../http/headers.js";

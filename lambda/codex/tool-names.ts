@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { badRequest } from "../errors.js";
 
-/** The backend rejects function names longer than this (shared/reference/codex-backend.md §2.4). */
+/** The backend rejects function names longer than this (docs/backend.md §2). */
 export const MAX_TOOL_NAME_LENGTH = 64;
 
 /**

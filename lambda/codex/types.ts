@@ -1,5 +1,5 @@
 /**
- * Responses API wire types as the Codex backend speaks them (see shared/reference/codex-backend.md
+ * Responses API wire types as the Codex backend speaks them (see docs/backend.md
  * sections 2-4). Only what the proxy sends or reads; unknown event fields are ignored.
  */
 
@@ -44,10 +44,7 @@ export interface HostedTool {
 
 export type ToolChoice = "auto" | "none" | "required" | { type: "function"; name: string };
 
-export type TextFormat =
-  | { type: "text" }
-  | { type: "json_object" }
-  | { type: "json_schema"; name: string; description?: string; schema: Record<string, unknown>; strict: boolean };
+export type TextFormat = { type: "text" } | { type: "json_object" } | { type: "json_schema"; name: string; description?: string; schema: Record<string, unknown>; strict: boolean };
 
 export interface ResponsesRequest {
   model: string;

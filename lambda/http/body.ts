@@ -141,8 +141,12 @@ function tooComplex(): ProxyError {
 }
 
 function busy(): ProxyError {
-  return new ProxyError(503, "The proxy is holding as much of other requests' bodies as it may at once, so this one was turned away to keep the server up for everyone. Retry in a moment.", {
-    code: "server_busy",
-    headers: { "retry-after": "2" },
-  });
+  return new ProxyError(
+    503,
+    "The proxy is holding as much of other requests' bodies as it may at once, so this one was turned away to keep the server up for everyone. Retry in a moment.",
+    {
+      code: "server_busy",
+      headers: { "retry-after": "2" },
+    },
+  );
 }

@@ -55,5 +55,5 @@ export class BrowserPolicy {
 
 function isJson(contentType: string | null): boolean {
   const type = contentType?.split(";")[0]?.trim().toLowerCase();
-  return type === "application/json" || (type !== undefined && type.startsWith("application/") && type.endsWith("+json"));
+  return type === "application/json" || (type?.startsWith("application/") === true && type.endsWith("+json"));
 }

@@ -42,7 +42,8 @@ const CLOSED: TextSink = { write: () => false, ready: () => Promise.resolve(), c
 function bodyStream({ write, cancel }: SseBody): ReadableStream<Uint8Array> {
   let wake: (() => void) | undefined;
   let closed = false;
-  let running: Promise<void> | undefined;
+  /** the writer runs once, from the first read or from a cancel before it */
+  let started = false;
   const ready = () => {
     const w = wake;
     wake = undefined;
@@ -52,7 +53,9 @@ function bodyStream({ write, cancel }: SseBody): ReadableStream<Uint8Array> {
     {
       pull(controller) {
         ready();
-        running ??= write({
+        if (started) return;
+        started = true;
+        void write({
           write(text) {
             if (closed) return false;
             controller.enqueue(encoder.encode(text));
@@ -79,7 +82,9 @@ function bodyStream({ write, cancel }: SseBody): ReadableStream<Uint8Array> {
         cancel();
         // Cancelled before the first read: the writer still runs, to a closed sink, so it ends the
         // upstream read (its connection slot and idle timer) and reports how the stream ended.
-        running ??= write(CLOSED).catch(() => {});
+        if (started) return;
+        started = true;
+        write(CLOSED).catch(() => {});
       },
     },
     { highWaterMark: 0 },

@@ -12,11 +12,7 @@ import { ProxyError } from "../errors.js";
 import type { HeaderMap } from "./headers.js";
 
 export function asksForWebSocket(headers: HeaderMap): boolean {
-  return (
-    /\bwebsocket\b/i.test(headers.get("upgrade") ?? "") ||
-    headers.get("sec-websocket-key") !== null ||
-    /responses_websockets/i.test(headers.get("openai-beta") ?? "")
-  );
+  return /\bwebsocket\b/i.test(headers.get("upgrade") ?? "") || headers.get("sec-websocket-key") !== null || /responses_websockets/i.test(headers.get("openai-beta") ?? "");
 }
 
 export function webSocketRefused(path: string): ProxyError {

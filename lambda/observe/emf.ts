@@ -8,7 +8,6 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { LogFields } from "../log.js";
 import { METRICS_NAMESPACE } from "./namespace.js";
 
-
 export function requestMetrics(metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE })): (fields: LogFields) => void {
   return (fields) => {
     const status = num(fields.error_status) ?? num(fields.status) ?? 0;

@@ -36,8 +36,21 @@ function conversation(dialect: string): unknown {
   if (dialect === "chat") {
     const messages: unknown[] = [{ role: "system", content: "You are a coding agent." }];
     for (let t = 0; messages.length < 200 && t < turns; t++) {
-      messages.push({ role: "user", content: t % 25 === 0 ? [{ type: "text", text: `Look at this ${t}` }, { type: "image_url", image_url: { url: IMAGE } }] : `Step ${t}: fix the next test.` });
-      messages.push({ role: "assistant", content: null, tool_calls: [{ id: `call_${t}`, type: "function", function: { name: `tool_${t % 12}`, arguments: JSON.stringify({ path: `src/f${t}.ts` }) } }] });
+      messages.push({
+        role: "user",
+        content:
+          t % 25 === 0
+            ? [
+                { type: "text", text: `Look at this ${t}` },
+                { type: "image_url", image_url: { url: IMAGE } },
+              ]
+            : `Step ${t}: fix the next test.`,
+      });
+      messages.push({
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: `call_${t}`, type: "function", function: { name: `tool_${t % 12}`, arguments: JSON.stringify({ path: `src/f${t}.ts` }) } }],
+      });
       messages.push({ role: "tool", tool_call_id: `call_${t}`, content: CODE });
       messages.push({ role: "assistant", content: `Done with step ${t}.` });
     }
@@ -46,7 +59,16 @@ function conversation(dialect: string): unknown {
   if (dialect === "responses") {
     const input: unknown[] = [];
     for (let t = 0; input.length < 200 && t < turns; t++) {
-      input.push({ role: "user", content: t % 25 === 0 ? [{ type: "input_text", text: `Look at this ${t}` }, { type: "input_image", image_url: IMAGE }] : `Step ${t}: fix the next test.` });
+      input.push({
+        role: "user",
+        content:
+          t % 25 === 0
+            ? [
+                { type: "input_text", text: `Look at this ${t}` },
+                { type: "input_image", image_url: IMAGE },
+              ]
+            : `Step ${t}: fix the next test.`,
+      });
       input.push({ type: "function_call", call_id: `call_${t}`, name: `tool_${t % 12}`, arguments: JSON.stringify({ path: `src/f${t}.ts` }) });
       input.push({ type: "function_call_output", call_id: `call_${t}`, output: CODE });
       input.push({ role: "assistant", content: `Done with step ${t}.` });
@@ -55,8 +77,23 @@ function conversation(dialect: string): unknown {
   }
   const messages: unknown[] = [];
   for (let t = 0; messages.length < 200 && t < turns; t++) {
-    messages.push({ role: "user", content: t % 25 === 0 ? [{ type: "text", text: `Look at this ${t}` }, { type: "image", source: { type: "base64", media_type: "image/png", data: IMAGE.slice(22) } }] : `Step ${t}: fix the next test.` });
-    messages.push({ role: "assistant", content: [{ type: "text", text: "On it." }, { type: "tool_use", id: `toolu_${t}`, name: `tool_${t % 12}`, input: { path: `src/f${t}.ts` } }] });
+    messages.push({
+      role: "user",
+      content:
+        t % 25 === 0
+          ? [
+              { type: "text", text: `Look at this ${t}` },
+              { type: "image", source: { type: "base64", media_type: "image/png", data: IMAGE.slice(22) } },
+            ]
+          : `Step ${t}: fix the next test.`,
+    });
+    messages.push({
+      role: "assistant",
+      content: [
+        { type: "text", text: "On it." },
+        { type: "tool_use", id: `toolu_${t}`, name: `tool_${t % 12}`, input: { path: `src/f${t}.ts` } },
+      ],
+    });
     messages.push({ role: "user", content: [{ type: "tool_result", tool_use_id: `toolu_${t}`, content: CODE }] });
     messages.push({ role: "assistant", content: `Done with step ${t}.` });
   }

@@ -50,7 +50,11 @@ const lastJsonLine = <T>(stdout: string): T => JSON.parse(stdout.trim().split("\
 
 /** Asynchronous, so the loopback Secrets Manager in this process can answer the bundle's init. */
 async function probe(nodePath: string, bundle: string | undefined, env: Record<string, string>): Promise<{ ms: number; rss: number; warmUpMs?: number }> {
-  const { stdout, stderr } = await run(nodePath, ["--input-type=module", "-e", PROBE, bundle ?? ""], { env: { PATH: process.env.PATH ?? "", ...env }, encoding: "utf8", timeout: 60_000 });
+  const { stdout, stderr } = await run(nodePath, ["--input-type=module", "-e", PROBE, bundle ?? ""], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   const figures = lastJsonLine<{ ms: number; rss: number }>(stdout);
   const ready = stderr.split("\n").find((line) => line.includes('"msg":"ready"'));
   if (bundle && !ready?.includes('"warm_up":"done"')) throw new Error(`the bundle's init did not fetch everything it prepares:\n${stderr}`);
@@ -59,7 +63,11 @@ async function probe(nodePath: string, bundle: string | undefined, env: Record<s
 const run = promisify(execFile);
 
 export async function measureLambda(backendUrl: string, answerBody: string): Promise<LambdaFigures> {
-  const { stdout } = await run(process.execPath, ["--import", "tsx", fileURLToPath(new URL("synth-main.ts", import.meta.url))], { encoding: "utf8", timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run(process.execPath, ["--import", "tsx", fileURLToPath(new URL("synth-main.ts", import.meta.url))], {
+    encoding: "utf8",
+    timeout: 300_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
   const { outdir, bundleDir } = lastJsonLine<ReturnType<typeof synthBundle>>(stdout);
   const sm = await new FakeSecretsManager().start();
   try {
@@ -80,11 +88,26 @@ export async function measureLambda(backendUrl: string, answerBody: string): Pro
       node: spawnSync(runtime.nodePath, ["--version"], { encoding: "utf8" }).stdout.trim(),
       bundle_kb: Math.round(statSync(bundle).size / 1024),
       files_kb,
-      import_ms: percentile(imports.map((x) => x.ms), 50),
-      import_warm_up_ms: percentile(imports.map((x) => x.warmUpMs ?? NaN), 50),
-      import_rss_mb: percentile(imports.map((x) => x.rss), 50),
-      bare_ms: percentile(bares.map((x) => x.ms), 50),
-      bare_rss_mb: percentile(bares.map((x) => x.rss), 50),
+      import_ms: percentile(
+        imports.map((x) => x.ms),
+        50,
+      ),
+      import_warm_up_ms: percentile(
+        imports.map((x) => x.warmUpMs ?? NaN),
+        50,
+      ),
+      import_rss_mb: percentile(
+        imports.map((x) => x.rss),
+        50,
+      ),
+      bare_ms: percentile(
+        bares.map((x) => x.ms),
+        50,
+      ),
+      bare_rss_mb: percentile(
+        bares.map((x) => x.rss),
+        50,
+      ),
     };
     if (ricInstalled()) {
       const t0 = performance.now();
@@ -95,7 +118,11 @@ export async function measureLambda(backendUrl: string, answerBody: string): Pro
       try {
         const ask = async () => {
           const t = performance.now();
-          const res = await fetch(`${lambda.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, body: answerBody });
+          const res = await fetch(`${lambda.url}/v1/chat/completions`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+            body: answerBody,
+          });
           const text = await res.text();
           if (res.status !== 200 || !text.includes("[DONE]")) throw new Error(`the Lambda bundle answered ${res.status}: ${text.slice(0, 300)}\n${logs.join("\n")}`);
           return performance.now() - t;

@@ -36,15 +36,25 @@ export function stream(side: Side, long: boolean): Promise<Sample> {
     let ended = false;
     let tail: Buffer = Buffer.alloc(0);
     const seen = (chunk: Buffer, what: Buffer) => chunk.includes(what) || (tail.length > 0 && Buffer.concat([tail, chunk.subarray(0, what.length)]).includes(what));
-    const req = request({ agent, host: "127.0.0.1", port: side.port, path: side.path, method: "POST", headers: { ...side.headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
-      res.on("data", (chunk: Buffer) => {
-        if (first === 0 && seen(chunk, firstText)) first = performance.now() - started;
-        if (!ended && seen(chunk, terminator)) ended = true;
-        tail = chunk.subarray(-48);
-      });
-      res.on("end", () => resolve({ first, total: performance.now() - started, ok: res.statusCode === 200 && first > 0 && ended }));
-      res.on("error", () => resolve({ first, total: performance.now() - started, ok: false }));
-    });
+    const req = request(
+      {
+        agent,
+        host: "127.0.0.1",
+        port: side.port,
+        path: side.path,
+        method: "POST",
+        headers: { ...side.headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.on("data", (chunk: Buffer) => {
+          if (first === 0 && seen(chunk, firstText)) first = performance.now() - started;
+          if (!ended && seen(chunk, terminator)) ended = true;
+          tail = chunk.subarray(-48);
+        });
+        res.on("end", () => resolve({ first, total: performance.now() - started, ok: res.statusCode === 200 && first > 0 && ended }));
+        res.on("error", () => resolve({ first, total: performance.now() - started, ok: false }));
+      },
+    );
     req.on("error", () => resolve({ first: 0, total: performance.now() - started, ok: false }));
     req.end(body);
   });

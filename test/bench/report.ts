@@ -55,12 +55,42 @@ export function judge(r: Results): Goal[] {
     const floor = withFloor && p["short c1"]?.[PASSTHROUGH] ? `; a bare node:http pass-through: ${show(value(PASSTHROUGH))}` : "";
     goals.push({ goal, measured: `${values.map(([d, v]) => `${d} ${show(v)}`).join(", ")}${floor}`, holds: values.every(([, v]) => ok(v)) });
   };
-  perDialect("added time to first text, p50, short answers one at a time: <= 0.5 ms", (d) => p["short c1"]![d]!.first_p50_ms - p["short c1"]!.direct!.first_p50_ms, (v) => `${f2(v)} ms`, (v) => v <= 0.5);
-  perDialect("added time to first text, p99: <= 5 ms", (d) => p["short c1"]![d]!.first_p99_ms - p["short c1"]!.direct!.first_p99_ms, (v) => `${f2(v)} ms`, (v) => v <= 5);
-  perDialect("total stream time vs direct, 16 at once: <= 1.03x", (d) => p["long c16"]![d]!.total_p50_ms / p["long c16"]!.direct!.total_p50_ms, (v) => `${f2(v)}x`, (v) => v <= 1.03);
-  perDialect("total stream time vs direct, 64 at once: <= 1.05x", (d) => p["long c64"]![d]!.total_p50_ms / p["long c64"]!.direct!.total_p50_ms, (v) => `${f2(v)}x`, (v) => v <= 1.05);
-  perDialect("proxy CPU per long answer vs the backend's, one at a time: <= 1.0x", (d) => p["long c1"]![d]!.cpu_ms_per_answer / p["long c1"]!.direct!.backend_cpu_ms_per_answer, (v) => `${f2(v)}x`, (v) => v <= 1);
-  perDialect("proxy CPU per long answer vs the backend's, 16 at once: <= 1.0x", (d) => p["long c16"]![d]!.cpu_ms_per_answer / p["long c16"]!.direct!.backend_cpu_ms_per_answer, (v) => `${f2(v)}x`, (v) => v <= 1);
+  perDialect(
+    "added time to first text, p50, short answers one at a time: <= 0.5 ms",
+    (d) => p["short c1"]![d]!.first_p50_ms - p["short c1"]!.direct!.first_p50_ms,
+    (v) => `${f2(v)} ms`,
+    (v) => v <= 0.5,
+  );
+  perDialect(
+    "added time to first text, p99: <= 5 ms",
+    (d) => p["short c1"]![d]!.first_p99_ms - p["short c1"]!.direct!.first_p99_ms,
+    (v) => `${f2(v)} ms`,
+    (v) => v <= 5,
+  );
+  perDialect(
+    "total stream time vs direct, 16 at once: <= 1.03x",
+    (d) => p["long c16"]![d]!.total_p50_ms / p["long c16"]!.direct!.total_p50_ms,
+    (v) => `${f2(v)}x`,
+    (v) => v <= 1.03,
+  );
+  perDialect(
+    "total stream time vs direct, 64 at once: <= 1.05x",
+    (d) => p["long c64"]![d]!.total_p50_ms / p["long c64"]!.direct!.total_p50_ms,
+    (v) => `${f2(v)}x`,
+    (v) => v <= 1.05,
+  );
+  perDialect(
+    "proxy CPU per long answer vs the backend's, one at a time: <= 1.0x",
+    (d) => p["long c1"]![d]!.cpu_ms_per_answer / p["long c1"]!.direct!.backend_cpu_ms_per_answer,
+    (v) => `${f2(v)}x`,
+    (v) => v <= 1,
+  );
+  perDialect(
+    "proxy CPU per long answer vs the backend's, 16 at once: <= 1.0x",
+    (d) => p["long c16"]![d]!.cpu_ms_per_answer / p["long c16"]!.direct!.backend_cpu_ms_per_answer,
+    (v) => `${f2(v)}x`,
+    (v) => v <= 1,
+  );
   const rss16 = r.proxy_rss_mb["fresh server, 16 long streams"] ?? NaN;
   const rss200 = r.proxy_rss_mb["fresh server, 200 long streams"] ?? NaN;
   const rssFloor = (n: number) => {
@@ -75,8 +105,18 @@ export function judge(r: Results): Goal[] {
   const importMs = r.lambda.import_ms - r.lambda.bare_ms;
   const importMb = r.lambda.import_rss_mb - r.lambda.bare_rss_mb;
   const fetching = r.lambda.import_warm_up_ms === undefined ? "" : ` (${f1(r.lambda.import_warm_up_ms)} ms of it fetching)`;
-  goals.push({ goal: "importing the bundle on Node 24 (its whole init: secrets and catalog fetched), over bare node: <= 60 ms and 15 MB", measured: `+${f1(importMs)} ms${fetching}, +${f1(importMb)} MB`, holds: importMs <= 60 && importMb <= 15 });
-  perDialect("stream converter alone: > 600,000 events/s", (d) => r.converters[d]!.events_per_s, (v) => Math.round(v).toLocaleString("en"), (v) => v > 600_000, false);
+  goals.push({
+    goal: "importing the bundle on Node 24 (its whole init: secrets and catalog fetched), over bare node: <= 60 ms and 15 MB",
+    measured: `+${f1(importMs)} ms${fetching}, +${f1(importMb)} MB`,
+    holds: importMs <= 60 && importMb <= 15,
+  });
+  perDialect(
+    "stream converter alone: > 600,000 events/s",
+    (d) => r.converters[d]!.events_per_s,
+    (v) => Math.round(v).toLocaleString("en"),
+    (v) => v > 600_000,
+    false,
+  );
   return goals;
 }
 
@@ -85,7 +125,18 @@ export function printTable(r: Results, goals: Goal[]): void {
   for (const [phase, cells] of Object.entries(r.phases)) {
     const direct = cells.direct!;
     for (const [side, c] of Object.entries(cells)) {
-      rows.push([phase, side, `${f2(c.first_p50_ms)} ms`, `${f2(c.first_p99_ms)} ms`, `${f1(c.total_p50_ms)} ms`, `${f1(c.total_p99_ms)} ms`, side === "direct" ? "" : `${f2(c.total_p50_ms / direct.total_p50_ms)}x`, side === "direct" ? "" : `${f1(c.cpu_ms_per_answer)} ms`, `${f1(c.backend_cpu_ms_per_answer)} ms`, String(c.failed)]);
+      rows.push([
+        phase,
+        side,
+        `${f2(c.first_p50_ms)} ms`,
+        `${f2(c.first_p99_ms)} ms`,
+        `${f1(c.total_p50_ms)} ms`,
+        `${f1(c.total_p99_ms)} ms`,
+        side === "direct" ? "" : `${f2(c.total_p50_ms / direct.total_p50_ms)}x`,
+        side === "direct" ? "" : `${f1(c.cpu_ms_per_answer)} ms`,
+        `${f1(c.backend_cpu_ms_per_answer)} ms`,
+        String(c.failed),
+      ]);
     }
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
@@ -94,17 +145,35 @@ export function printTable(r: Results, goals: Goal[]): void {
   if (loop) {
     const values = Object.values(loop);
     const spread = Math.max(...values) / Math.min(...values);
-    console.log(`\na fixed CPU loop between phases: ${Object.entries(loop).map(([k, v]) => `${k} ${f1(v)} ms`).join(", ")} (${spread > 1.3 ? `${f2(spread)}x apart: the machine was not steady, compare this run's sides with each other only` : "steady"})`);
+    console.log(
+      `\na fixed CPU loop between phases: ${Object.entries(loop)
+        .map(([k, v]) => `${k} ${f1(v)} ms`)
+        .join(", ")} (${spread > 1.3 ? `${f2(spread)}x apart: the machine was not steady, compare this run's sides with each other only` : "steady"})`,
+    );
   }
-  console.log(`\nproxy RSS: ${Object.entries(r.proxy_rss_mb).map(([k, v]) => `${k} ${f1(v)} MB`).join(", ")}`);
-  if (r.fresh_server_short_cpu_ms !== undefined) console.log(`a fresh server's first ${r.workload.fresh_server_short_answers ?? ""} short answers (chat), CPU each on average: ${r.fresh_server_short_cpu_ms} ms`);
+  console.log(
+    `\nproxy RSS: ${Object.entries(r.proxy_rss_mb)
+      .map(([k, v]) => `${k} ${f1(v)} MB`)
+      .join(", ")}`,
+  );
+  if (r.fresh_server_short_cpu_ms !== undefined)
+    console.log(`a fresh server's first ${r.workload.fresh_server_short_answers ?? ""} short answers (chat), CPU each on average: ${r.fresh_server_short_cpu_ms} ms`);
   if (r.fresh_server_long_cpu_ms) console.log(`a fresh server's first long answers (chat), CPU each: ${r.fresh_server_long_cpu_ms.map((ms) => `${ms} ms`).join(", ")}`);
-  if (r.passthrough_rss_mb) console.log(`bare pass-through RSS: ${Object.entries(r.passthrough_rss_mb).map(([k, v]) => `${k} ${f1(v)} MB`).join(", ")}`);
+  if (r.passthrough_rss_mb)
+    console.log(
+      `bare pass-through RSS: ${Object.entries(r.passthrough_rss_mb)
+        .map(([k, v]) => `${k} ${f1(v)} MB`)
+        .join(", ")}`,
+    );
   for (const [d, c] of Object.entries(r.converters)) {
-    console.log(`converter ${d}: ${c.events_per_s.toLocaleString("en")} events/s alone, ${c.events_per_s_encoded.toLocaleString("en")} encoded; request converter ${c.requests_per_s_200_messages.toLocaleString("en")} 200-message requests/s`);
+    console.log(
+      `converter ${d}: ${c.events_per_s.toLocaleString("en")} events/s alone, ${c.events_per_s_encoded.toLocaleString("en")} encoded; request converter ${c.requests_per_s_200_messages.toLocaleString("en")} 200-message requests/s`,
+    );
   }
   const l = r.lambda;
-  console.log(`lambda: bundle ${l.bundle_kb} KB; import ${f1(l.import_ms)} ms (${f1(l.import_warm_up_ms ?? NaN)} ms of it fetching the login, the keys and the catalog) / ${f1(l.import_rss_mb)} MB (bare node ${f1(l.bare_ms)} ms / ${f1(l.bare_rss_mb)} MB); RIC init ${f1(l.ric_init_ms ?? NaN)} ms, first request ${f1(l.ric_first_request_ms ?? NaN)} ms (${f1(l.ric_first_request_in_function_ms ?? NaN)} ms in the function), warm ${f1(l.ric_warm_request_ms ?? NaN)} ms (${f1(l.ric_warm_request_in_function_ms ?? NaN)} ms)`);
+  console.log(
+    `lambda: bundle ${l.bundle_kb} KB; import ${f1(l.import_ms)} ms (${f1(l.import_warm_up_ms ?? NaN)} ms of it fetching the login, the keys and the catalog) / ${f1(l.import_rss_mb)} MB (bare node ${f1(l.bare_ms)} ms / ${f1(l.bare_rss_mb)} MB); RIC init ${f1(l.ric_init_ms ?? NaN)} ms, first request ${f1(l.ric_first_request_ms ?? NaN)} ms (${f1(l.ric_first_request_in_function_ms ?? NaN)} ms in the function), warm ${f1(l.ric_warm_request_ms ?? NaN)} ms (${f1(l.ric_warm_request_in_function_ms ?? NaN)} ms)`,
+  );
   console.log(`cost per 1,000 30-s answers: ${JSON.stringify(r.cost.usd_per_1000_answers)}`);
   console.log("\ngoals:");
   for (const g of goals) console.log(`${g.holds ? "PASS" : "MISS"}  ${g.goal}: ${g.measured}`);

@@ -41,7 +41,8 @@ function sides(backendPort: number, passthroughPort: number, proxyPort: number):
     port: backendPort,
     path: "/responses",
     headers: {},
-    body: (long) => JSON.stringify({ model: "gpt-5.5", stream: true, store: false, instructions: "", input: [{ role: "user", content: [{ type: "input_text", text: userText(long) }] }] }),
+    body: (long) =>
+      JSON.stringify({ model: "gpt-5.5", stream: true, store: false, instructions: "", input: [{ role: "user", content: [{ type: "input_text", text: userText(long) }] }] }),
     firstText: '"delta":"Got"',
     terminator: "event: response.completed",
   };
@@ -139,10 +140,30 @@ async function runPhase(phase: Phase, all: Side[], proxy: Child, passthrough: Ch
     const s = samples[side.name] ?? [];
     const ok = s.filter((x) => x.ok);
     cells[side.name] = {
-      first_p50_ms: round(percentile(ok.map((x) => x.first), 50)),
-      first_p99_ms: round(percentile(ok.map((x) => x.first), 99)),
-      total_p50_ms: round(percentile(ok.map((x) => x.total), 50)),
-      total_p99_ms: round(percentile(ok.map((x) => x.total), 99)),
+      first_p50_ms: round(
+        percentile(
+          ok.map((x) => x.first),
+          50,
+        ),
+      ),
+      first_p99_ms: round(
+        percentile(
+          ok.map((x) => x.first),
+          99,
+        ),
+      ),
+      total_p50_ms: round(
+        percentile(
+          ok.map((x) => x.total),
+          50,
+        ),
+      ),
+      total_p99_ms: round(
+        percentile(
+          ok.map((x) => x.total),
+          99,
+        ),
+      ),
       answers: s.length,
       failed: s.length - ok.length,
       cpu_ms_per_answer: round(side.name === "direct" ? 0 : cpu[side.name]!.proxy / s.length),
@@ -155,7 +176,10 @@ async function runPhase(phase: Phase, all: Side[], proxy: Child, passthrough: Ch
 /** The converters as they ship: bundled like the server, run in a process of their own. */
 function measureConvertersBundled(): Record<string, ConverterFigures> {
   const out = join(ROOT, "dist/bench-converters.mjs");
-  execSync(`npx esbuild test/bench/converters-main.ts --bundle --platform=node --format=esm --target=node20 --packages=external --outfile=${out} --log-level=warning`, { cwd: ROOT, stdio: "inherit" });
+  execSync(`npx esbuild test/bench/converters-main.ts --bundle --platform=node --format=esm --target=node20 --packages=external --outfile=${out} --log-level=warning`, {
+    cwd: ROOT,
+    stdio: "inherit",
+  });
   return JSON.parse(execSync(`"${process.execPath}" ${out} ${FIXTURE} ${LONG_DELTAS}`, { encoding: "utf8" })) as Record<string, ConverterFigures>;
 }
 
@@ -244,7 +268,8 @@ async function main(): Promise<void> {
     // Long answers too: V8 optimizes the streaming path only over the first few of them (a fresh
     // server's first long answer cost about three times the CPU of its fourth), and every phase
     // measures a warm process. The cold cost is measured apart, below.
-    for (const side of all) if (side.name !== "direct") for (let i = 0; i < 3; i++) if (!(await stream(side, true)).ok) throw new Error(`${side.name}: a long warm-up answer failed`);
+    for (const side of all)
+      if (side.name !== "direct") for (let i = 0; i < 3; i++) if (!(await stream(side, true)).ok) throw new Error(`${side.name}: a long warm-up answer failed`);
     const idleRss = rssMb(proxy.child.pid);
 
     const peaks: Record<string, number> = {};

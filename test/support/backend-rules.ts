@@ -1,6 +1,6 @@
 /**
  * What the real Codex backend refuses in a `/responses` body, so the fake refuses it too, with the
- * real status and error shape (docs/codex-cli.md, "Remote compaction"; README, Responses API):
+ * real status and error shape (docs/codex-cli.md, "Remote compaction"; docs/backend.md §3):
  * - an input item with an `id` (with `store: false` nothing is stored to resolve it) — 404;
  * - a `compaction_trigger` that is not the last item, or that carries an id — 400;
  * - a `compaction` item whose id does not begin with `cmp` — 400; whose id or content is not what
@@ -40,7 +40,12 @@ export class CompactionLedger {
       const type = (tool as { type?: unknown }).type;
       // Anthropic's dated server tools are not the backend's; its own search is `web_search`.
       if (typeof type === "string" && /^web_search_\d+$/.test(type)) {
-        return error(400, `Invalid value: '${type}'. Supported values are: 'function', 'custom', 'web_search', 'web_search_preview', 'image_generation', 'local_shell', 'tool_search'.`, `tools[${i}].type`, "invalid_value");
+        return error(
+          400,
+          `Invalid value: '${type}'. Supported values are: 'function', 'custom', 'web_search', 'web_search_preview', 'image_generation', 'local_shell', 'tool_search'.`,
+          `tools[${i}].type`,
+          "invalid_value",
+        );
       }
     }
     const input = (body as { input?: unknown } | undefined)?.input;
@@ -74,7 +79,8 @@ export class CompactionLedger {
     const unverified = (reason: string) =>
       error(400, `The encrypted content for item ${typeof id === "string" ? id : "(no id)"} could not be verified. Reason: ${reason}`, null, "invalid_encrypted_content");
     if (id === undefined) return unverified("Encrypted content item_id did not match the target item id.");
-    if (typeof id !== "string" || !id.startsWith("cmp")) return error(400, `Invalid 'input[${i}].id': '${String(id)}'. Expected an ID that begins with 'cmp'.`, `input[${i}].id`, "invalid_value");
+    if (typeof id !== "string" || !id.startsWith("cmp"))
+      return error(400, `Invalid 'input[${i}].id': '${String(id)}'. Expected an ID that begins with 'cmp'.`, `input[${i}].id`, "invalid_value");
     const minted = this.minted.get(id);
     if (!minted || minted.encrypted_content !== item.encrypted_content) return unverified("Encrypted content item_id did not match the target item id.");
     if (minted.account !== account) return unverified("Encrypted content could not be decrypted or parsed.");

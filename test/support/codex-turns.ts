@@ -94,9 +94,9 @@ export function searchTurn(options: { searches: { query: string; pages: Page[] }
       continue;
     }
     if (e.type === "response.output_text.done") {
-      annotations.forEach((annotation, annotation_index) =>
-        out.push({ type: "response.output_text.annotation.added", item_id: e.item_id, output_index: e.output_index, content_index: 0, annotation_index, annotation }),
-      );
+      annotations.forEach((annotation, annotation_index) => {
+        out.push({ type: "response.output_text.annotation.added", item_id: e.item_id, output_index: e.output_index, content_index: 0, annotation_index, annotation });
+      });
     }
     out.push(e);
   }

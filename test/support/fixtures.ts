@@ -1,4 +1,4 @@
-/** Loads the recorded upstream material in test/fixtures/upstream (copied from shared/fixtures). */
+/** Loads the recorded upstream material in test/fixtures/upstream (public recordings; their sources are in its README). */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { CodexEvent } from "../../lambda/codex/types.js";

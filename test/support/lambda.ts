@@ -84,7 +84,10 @@ export async function startLambdaTarget(options: { nodePath: string; key: string
   };
   let lambda: LambdaEmulator;
   try {
-    lambda = await startEmulator({ bundleDir: bundle.bundleDir, env: lambdaEnv(sm, codex, options.env), concurrency: options.concurrency ?? 1, timeoutMs: 60_000, nodePath: options.nodePath }, logs);
+    lambda = await startEmulator(
+      { bundleDir: bundle.bundleDir, env: lambdaEnv(sm, codex, options.env), concurrency: options.concurrency ?? 1, timeoutMs: 60_000, nodePath: options.nodePath },
+      logs,
+    );
   } catch (err) {
     await stopFakes();
     throw err;

@@ -58,6 +58,7 @@ export function loginHarness(): LoginHarness {
 }
 
 /** One streamed chat request. */
-export const ask = (base: string) => fetch(`${base}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
+export const ask = (base: string) =>
+  fetch(`${base}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(chatBody({ stream: true })) });
 
 export const stored = (path: string) => JSON.parse(readFileSync(path, "utf8")) as { tokens: Record<string, string>; last_refresh: string; extra_field_we_do_not_know?: unknown };

@@ -88,7 +88,8 @@ function webSearchOptions(value: unknown): WebSearchOptions | undefined {
   const options: WebSearchOptions = {};
   const size = value.search_context_size;
   if (size != null) {
-    if (size !== "low" && size !== "medium" && size !== "high") throw badRequest("web_search_options.search_context_size must be low, medium or high.", "web_search_options.search_context_size");
+    if (size !== "low" && size !== "medium" && size !== "high")
+      throw badRequest("web_search_options.search_context_size must be low, medium or high.", "web_search_options.search_context_size");
     options.contextSize = size;
   }
   const location = isObject(value.user_location) && isObject(value.user_location.approximate) ? value.user_location.approximate : undefined;
@@ -167,10 +168,7 @@ function convertMessages(messages: unknown, toolNames: ToolNames): { instruction
         return;
       }
       default:
-        throw badRequest(
-          `${param}.role must be one of system, developer, user, assistant, tool, function; got ${JSON.stringify(message.role)}.`,
-          `${param}.role`,
-        );
+        throw badRequest(`${param}.role must be one of system, developer, user, assistant, tool, function; got ${JSON.stringify(message.role)}.`, `${param}.role`);
     }
   });
 
@@ -272,11 +270,7 @@ function userContent(content: unknown, param: string): (InputText | InputImage |
       case "file":
         return filePart(part.file, p);
       default:
-        throw badRequest(
-          `${p}.type '${String(part.type)}' is not supported; use text, image_url or file parts.`,
-          `${p}.type`,
-          "unsupported_content_type",
-        );
+        throw badRequest(`${p}.type '${String(part.type)}' is not supported; use text, image_url or file parts.`, `${p}.type`, "unsupported_content_type");
     }
   });
 }
@@ -336,7 +330,9 @@ function convertTools(req: Json, toolNames: ToolNames): FunctionTool[] {
   }
   if (req.functions != null) {
     if (!Array.isArray(req.functions)) throw badRequest("functions must be an array.", "functions");
-    req.functions.forEach((fn: unknown, i) => out.push(functionTool(fn, `functions[${i}]`, toolNames)));
+    req.functions.forEach((fn: unknown, i) => {
+      out.push(functionTool(fn, `functions[${i}]`, toolNames));
+    });
   }
   return out;
 }
@@ -366,7 +362,7 @@ function convertToolChoice(req: Json, tools: FunctionTool[], toolNames: ToolName
     if (!tool) throw badRequest(`tool_choice names the function '${wanted}', which is not in tools.`, "tool_choice");
     return { type: "function", name: tool.name };
   }
-  throw badRequest("tool_choice must be 'auto', 'none', 'required' or {\"type\":\"function\",\"function\":{\"name\":...}}.", "tool_choice");
+  throw badRequest('tool_choice must be \'auto\', \'none\', \'required\' or {"type":"function","function":{"name":...}}.', "tool_choice");
 }
 
 function legacyFunctionCall(value: unknown): unknown {
@@ -427,5 +423,9 @@ function textFormat(format: unknown): TextFormat {
  */
 function promptCacheKey(req: Json, instructions: string, input: InputItem[]): string {
   if (typeof req.prompt_cache_key === "string" && req.prompt_cache_key !== "") return req.prompt_cache_key;
-  return derivedCacheKey(req.user, instructions, input.find((item) => item.type === "message" && item.role === "user"));
+  return derivedCacheKey(
+    req.user,
+    instructions,
+    input.find((item) => item.type === "message" && item.role === "user"),
+  );
 }

@@ -1,7 +1,7 @@
 /**
  * Responses SSE events -> Chat Completions chunks: one small state machine, pure.
  *
- * The contract agent clients depend on (shared/reference/peers-and-users.md §3):
+ * The contract agent clients depend on (docs/dialects.md, "The stream you get back"):
  * - the first chunk carries `delta.role: "assistant"`;
  * - each tool call gets one stable `index`, its `id` and `function.name` on its first delta, and its
  *   arguments only as deltas, never repeated;
@@ -22,9 +22,7 @@ import { SentText } from "../sent-text.js";
 
 export type StreamFrame =
   /** `contentPrefix`: set on a plain text delta, the SSE text of the chunk up to its content (see `encodeChunk`) */
-  | { kind: "chunk"; chunk: ChatChunk; contentPrefix?: string }
-  | { kind: "error"; error: ProxyError }
-  | { kind: "done" };
+  { kind: "chunk"; chunk: ChatChunk; contentPrefix?: string } | { kind: "error"; error: ProxyError } | { kind: "done" };
 type ChunkFrame = Extract<StreamFrame, { kind: "chunk" }>;
 
 export interface StreamConverterOptions {
@@ -142,7 +140,10 @@ export class ChatStreamConverter {
     const separator = this.lastTextIndex !== undefined && this.lastTextIndex !== index ? "\n\n" : "";
     this.lastTextIndex = index;
     let sent = this.texts.get(index);
-    if (!sent) this.texts.set(index, (sent = new SentText()));
+    if (!sent) {
+      sent = new SentText();
+      this.texts.set(index, sent);
+    }
     if (!this.textStarts.has(index)) this.textStarts.set(index, this.contentLength + separator.length);
     sent.add(text);
     this.contentLength += separator.length + text.length;
@@ -154,7 +155,9 @@ export class ChatStreamConverter {
     const cite = urlCitationOf(annotation);
     if (!cite) return undefined;
     const start = this.textStarts.get(index) ?? 0;
-    return { annotations: [{ type: "url_citation", url_citation: { url: cite.url, title: cite.title, start_index: start + cite.start_index, end_index: start + cite.end_index } }] };
+    return {
+      annotations: [{ type: "url_citation", url_citation: { url: cite.url, title: cite.title, start_index: start + cite.start_index, end_index: start + cite.end_index } }],
+    };
   }
 
   private startCall(outputIndex: number, item: OutputItem): ChatDelta {

@@ -24,7 +24,13 @@ export function messagesDialect(modelMap: ModelMap): Dialect<MessagesFrame> {
         stream: converted.stream,
         fields: { tools: converted.body.tools?.length ?? 0 },
         converter: ({ requestedModel, now }) =>
-          new MessagesStreamConverter({ model: requestedModel, inputTokens, toolNames: converted.toolNames, now, ...(converted.webSearch ? { webSearch: converted.webSearch } : {}) }),
+          new MessagesStreamConverter({
+            model: requestedModel,
+            inputTokens,
+            toolNames: converted.toolNames,
+            now,
+            ...(converted.webSearch ? { webSearch: converted.webSearch } : {}),
+          }),
         collector: (maxBytes) => collector(maxBytes),
       };
     },
@@ -82,7 +88,14 @@ function collector(maxBytes: number): Collector<MessagesFrame> {
   return {
     add(frame) {
       if (frame.kind !== "event") return true;
-      const event = frame.event as { type: string; index?: number; message?: Record<string, unknown>; content_block?: Record<string, unknown>; delta?: Record<string, unknown>; usage?: Record<string, unknown> };
+      const event = frame.event as {
+        type: string;
+        index?: number;
+        message?: Record<string, unknown>;
+        content_block?: Record<string, unknown>;
+        delta?: Record<string, unknown>;
+        usage?: Record<string, unknown>;
+      };
       const index = event.index ?? 0;
       switch (event.type) {
         case "message_start":

@@ -1,6 +1,6 @@
 /**
  * Anthropic Messages request -> the Codex backend's Responses body. Pure. Facts:
- * shared/reference/anthropic-messages.md and clients-observed.md (what Claude Code really sends).
+ * docs/dialects.md ("Claude Code and the Anthropic Messages API": what Claude Code really sends).
  *
  * - `system` (string or text blocks), and `system` messages inside `messages` (Claude Code sends
  *   one), become `instructions`; a first block that is Claude Code's billing line is not a prompt;
@@ -63,7 +63,11 @@ export function convertMessagesRequest(raw: unknown, options: { model: string; a
     input,
     store: false,
     stream: true,
-    prompt_cache_key: derivedCacheKey(isObject(raw.metadata) ? raw.metadata.user_id : undefined, instructions.join("\n\n"), input.find((i) => i.role === "user")),
+    prompt_cache_key: derivedCacheKey(
+      isObject(raw.metadata) ? raw.metadata.user_id : undefined,
+      instructions.join("\n\n"),
+      input.find((i) => i.role === "user"),
+    ),
     include: ["reasoning.encrypted_content"],
     reasoning: { summary: "auto", ...effortOf(raw, options.aliasEffort) },
   };
@@ -107,12 +111,16 @@ function convertMessages(messages: unknown, instructions: string[], toolNames: T
       instructions.push(...blocks.map((b: unknown, j) => textOf(b, `${param}.content[${j}]`)));
       return;
     }
-    if (message.role === "user") return userTurn(blocks, param, input, pending);
-    if (message.role === "assistant") return assistantTurn(blocks, param, input, pending, toolNames);
-    throw badRequest(`${param}.role must be user or assistant; got ${JSON.stringify(message.role)}.`, `${param}.role`);
+    if (message.role === "user") userTurn(blocks, param, input, pending);
+    else if (message.role === "assistant") assistantTurn(blocks, param, input, pending, toolNames);
+    else throw badRequest(`${param}.role must be user or assistant; got ${JSON.stringify(message.role)}.`, `${param}.role`);
   });
   for (const [id, call] of pending) {
-    throw badRequest(`The tool_use block '${id}' in ${call.at} has no tool_result. Send a tool_result with tool_use_id '${id}' in the next user message.`, call.at, "tool_result_missing");
+    throw badRequest(
+      `The tool_use block '${id}' in ${call.at} has no tool_result. Send a tool_result with tool_use_id '${id}' in the next user message.`,
+      call.at,
+      "tool_result_missing",
+    );
   }
   return input;
 }
@@ -130,7 +138,11 @@ function userTurn(blocks: unknown[], param: string, input: Json[], pending: Map<
     if (block.type === "tool_result") {
       const id = block.tool_use_id;
       if (typeof id !== "string" || !pending.delete(id)) {
-        throw badRequest(`${p} is a tool_result for '${String(id)}', but no earlier assistant message has an unanswered tool_use with that id.`, `${p}.tool_use_id`, "tool_use_not_found");
+        throw badRequest(
+          `${p} is a tool_result for '${String(id)}', but no earlier assistant message has an unanswered tool_use with that id.`,
+          `${p}.tool_use_id`,
+          "tool_use_not_found",
+        );
       }
       input.push({ type: "function_call_output", call_id: id, output: toolOutput(block, p) });
       return;
@@ -158,7 +170,8 @@ function inputPart(block: Json, p: string): Json {
 }
 
 function sourceUrl(source: unknown, p: string, what: string): string {
-  if (isObject(source) && source.type === "base64" && typeof source.media_type === "string" && typeof source.data === "string") return `data:${source.media_type};base64,${source.data}`;
+  if (isObject(source) && source.type === "base64" && typeof source.media_type === "string" && typeof source.data === "string")
+    return `data:${source.media_type};base64,${source.data}`;
   if (isObject(source) && source.type === "url" && typeof source.url === "string") return source.url;
   throw badRequest(`${p}: a ${what} source must be {type: "base64", media_type, data} or {type: "url", url}.`, p);
 }
@@ -210,7 +223,11 @@ function assistantTurn(blocks: unknown[], param: string, input: Json[], pending:
         return;
       }
       default:
-        throw badRequest(`${p}.type '${String(block.type)}' is not supported in an assistant message; use text, tool_use, thinking, server_tool_use, web_search_tool_result.`, `${p}.type`, "unsupported_content_type");
+        throw badRequest(
+          `${p}.type '${String(block.type)}' is not supported in an assistant message; use text, tool_use, thinking, server_tool_use, web_search_tool_result.`,
+          `${p}.type`,
+          "unsupported_content_type",
+        );
     }
   });
 }
@@ -221,7 +238,9 @@ function searchResultText(content: unknown): string {
     const code = isObject(content) && typeof content.error_code === "string" ? content.error_code : "unknown";
     return `[the web search failed: ${code}]`;
   }
-  const lines = content.filter(isObject).map((r) => `- ${typeof r.title === "string" ? r.title : ""} <${typeof r.url === "string" ? r.url : ""}>${typeof r.page_age === "string" ? ` (${r.page_age})` : ""}`);
+  const lines = content
+    .filter(isObject)
+    .map((r) => `- ${typeof r.title === "string" ? r.title : ""} <${typeof r.url === "string" ? r.url : ""}>${typeof r.page_age === "string" ? ` (${r.page_age})` : ""}`);
   return lines.length > 0 ? `[web search results]\n${lines.join("\n")}` : "[the web search found nothing]";
 }
 
@@ -245,7 +264,13 @@ function convertTools(tools: unknown, toolNames: ToolNames): { tools: Json[]; we
     }
     if (tool.defer_loading === true) return; // a placeholder for tools loaded later: nothing to call now
     const { $schema: _schema, ...schema } = isObject(tool.input_schema) ? tool.input_schema : { type: "object" };
-    out.push({ type: "function", name: toolNames.toUpstream(tool.name), ...(typeof tool.description === "string" ? { description: tool.description } : {}), parameters: schema, strict: false });
+    out.push({
+      type: "function",
+      name: toolNames.toUpstream(tool.name),
+      ...(typeof tool.description === "string" ? { description: tool.description } : {}),
+      parameters: schema,
+      strict: false,
+    });
   });
   if (serverTools.length > 0) {
     throw badRequest(

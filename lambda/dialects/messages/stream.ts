@@ -22,9 +22,7 @@ import { SentText } from "../sent-text.js";
 
 export type MessagesFrame =
   /** `textPrefix`: set on a text delta, the SSE text of the event up to its text (see `encodeEvent`) */
-  | { kind: "event"; event: Json; textPrefix?: string }
-  | { kind: "error"; error: ProxyError }
-  | { kind: "done" };
+  { kind: "event"; event: Json; textPrefix?: string } | { kind: "error"; error: ProxyError } | { kind: "done" };
 type EventFrame = Extract<MessagesFrame, { kind: "event" }>;
 
 interface OpenBlock {
@@ -52,9 +50,7 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
   private readonly titles = new Map<string, string>();
   private searches = 0;
 
-  constructor(
-    private readonly options: { model: string; inputTokens: number; toolNames: ToolNames; now: () => number; webSearch?: WebSearchTool },
-  ) {}
+  constructor(private readonly options: { model: string; inputTokens: number; toolNames: ToolNames; now: () => number; webSearch?: WebSearchTool }) {}
 
   get isFinished(): boolean {
     return this.finished;
@@ -69,10 +65,21 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
     const frames: MessagesFrame[] = [];
     if (!this.started) {
       this.started = true;
-      frames.push(this.frame({
-        type: "message_start",
-        message: { id: this.id, type: "message", role: "assistant", model: this.options.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: this.options.inputTokens, output_tokens: 0 } },
-      }));
+      frames.push(
+        this.frame({
+          type: "message_start",
+          message: {
+            id: this.id,
+            type: "message",
+            role: "assistant",
+            model: this.options.model,
+            content: [],
+            stop_reason: null,
+            stop_sequence: null,
+            usage: { input_tokens: this.options.inputTokens, output_tokens: 0 },
+          },
+        }),
+      );
     }
     const index = event.output_index ?? 0;
     switch (event.type) {
@@ -120,7 +127,13 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
 
   end(): MessagesFrame[] {
     if (this.finished) return [];
-    return [this.fail(new ProxyError(502, "The Codex backend closed the stream before the response was complete; the answer is truncated. Retry the request.", { code: "upstream_stream_truncated" }))];
+    return [
+      this.fail(
+        new ProxyError(502, "The Codex backend closed the stream before the response was complete; the answer is truncated. Retry the request.", {
+          code: "upstream_stream_truncated",
+        }),
+      ),
+    ];
   }
 
   fail(error: ProxyError): MessagesFrame {
@@ -132,7 +145,13 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
     const frames = this.closeOpen();
     this.toolCalls++;
     this.open = { index: this.blocks++, outputIndex: index, type: "tool_use", sent: new SentText() };
-    frames.push(this.frame({ type: "content_block_start", index: this.open.index, content_block: { type: "tool_use", id: item.call_id ?? item.id ?? `toolu_${index}`, name: this.options.toolNames.toClient(item.name ?? ""), input: {} } }));
+    frames.push(
+      this.frame({
+        type: "content_block_start",
+        index: this.open.index,
+        content_block: { type: "tool_use", id: item.call_id ?? item.id ?? `toolu_${index}`, name: this.options.toolNames.toClient(item.name ?? ""), input: {} },
+      }),
+    );
     if (item.arguments) {
       this.open.sent.add(item.arguments);
       frames.push(this.delta({ type: "input_json_delta", partial_json: item.arguments }));
@@ -159,7 +178,10 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
       // Reasoning without a summary still has to travel to the next turn.
       const frames = this.closeOpen();
       const blockIndex = this.blocks++;
-      frames.push(this.frame({ type: "content_block_start", index: blockIndex, content_block: { type: "redacted_thinking", data: signature } }), this.frame({ type: "content_block_stop", index: blockIndex }));
+      frames.push(
+        this.frame({ type: "content_block_start", index: blockIndex, content_block: { type: "redacted_thinking", data: signature } }),
+        this.frame({ type: "content_block_stop", index: blockIndex }),
+      );
       return frames;
     }
     if (item.type === "message" && this.open?.type === "text" && this.open.outputIndex === index) return this.closeOpen();
@@ -185,7 +207,10 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
       .filter((url) => !inDomains(url, blockedDomains))
       .map((url) => ({ type: "web_search_result", url, title: this.titles.get(url) ?? url, encrypted_content: Buffer.from(url).toString("base64url"), page_age: null }));
     const at = this.blocks++;
-    frames.push(this.frame({ type: "content_block_start", index: at, content_block: { type: "web_search_tool_result", tool_use_id: id, content: results } }), this.frame({ type: "content_block_stop", index: at }));
+    frames.push(
+      this.frame({ type: "content_block_start", index: at, content_block: { type: "web_search_tool_result", tool_use_id: id, content: results } }),
+      this.frame({ type: "content_block_stop", index: at }),
+    );
     return frames;
   }
 
@@ -245,7 +270,8 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
   private textDelta(text: string): EventFrame {
     const frame = this.delta({ type: "text_delta", text });
     const open = this.open as OpenBlock;
-    frame.textPrefix = open.textPrefix ??= `event: content_block_delta\ndata: {"type":"content_block_delta","index":${JSON.stringify(open.index)},"delta":{"type":"text_delta","text":`;
+    frame.textPrefix =
+      open.textPrefix ??= `event: content_block_delta\ndata: {"type":"content_block_delta","index":${JSON.stringify(open.index)},"delta":{"type":"text_delta","text":`;
     return frame;
   }
 

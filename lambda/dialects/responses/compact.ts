@@ -58,9 +58,13 @@ function compactionCollector(kept: unknown[], maxBytes: number): Collector<Respo
     },
     result() {
       if (!compaction) {
-        throw new ProxyError(502, "The Codex backend finished the compaction request without a compaction item, so there is nothing to replace the history with. Retry the compaction; if it keeps failing, start a new thread.", {
-          code: "upstream_no_compaction",
-        });
+        throw new ProxyError(
+          502,
+          "The Codex backend finished the compaction request without a compaction item, so there is nothing to replace the history with. Retry the compaction; if it keeps failing, start a new thread.",
+          {
+            code: "upstream_no_compaction",
+          },
+        );
       }
       const { id, created_at, usage } = response;
       return { id, object: "response.compaction", created_at, output: [...kept, compaction], usage };

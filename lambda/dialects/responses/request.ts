@@ -1,7 +1,7 @@
 /**
  * Responses API request -> the Codex backend's body. Pure. The client already speaks the backend's
  * language, so items and tools pass through; what changes is what the backend's rules require
- * (shared/reference/codex-backend.md §2-3, clients-observed.md):
+ * (docs/backend.md §2-3, docs/codex-cli.md):
  * - `store: false` and `stream: true` always; `instructions` defaults to "";
  * - only the fields the backend accepts are forwarded (an allowlist: `temperature`,
  *   `max_output_tokens`, `metadata`, `user`, … never reach it);
@@ -60,7 +60,11 @@ export function convertResponsesRequest(raw: unknown, options: ResponsesRequestO
     prompt_cache_key:
       typeof raw.prompt_cache_key === "string" && raw.prompt_cache_key !== ""
         ? raw.prompt_cache_key
-        : derivedCacheKey(raw.user, instructions, input.find((item) => item.type === "message" && item.role === "user")),
+        : derivedCacheKey(
+            raw.user,
+            instructions,
+            input.find((item) => item.type === "message" && item.role === "user"),
+          ),
     include: convertInclude(raw.include),
   };
   if (raw.tools != null) body.tools = convertTools(raw.tools, toolNames);
@@ -74,10 +78,19 @@ export function convertResponsesRequest(raw: unknown, options: ResponsesRequestO
 
 function refuseServerState(raw: Json): void {
   if (raw.previous_response_id != null) {
-    throw badRequest(`previous_response_id cannot be used: the Codex backend keeps no responses (store is always false). ${FULL_HISTORY}`, "previous_response_id", "unsupported_parameter");
+    throw badRequest(
+      `previous_response_id cannot be used: the Codex backend keeps no responses (store is always false). ${FULL_HISTORY}`,
+      "previous_response_id",
+      "unsupported_parameter",
+    );
   }
   if (raw.conversation != null) throw badRequest(`conversation cannot be used: the Codex backend keeps no conversations. ${FULL_HISTORY}`, "conversation", "unsupported_parameter");
-  if (raw.background === true) throw badRequest("background responses cannot be used: the Codex backend only streams. Send the request with background false (or without it).", "background", "unsupported_parameter");
+  if (raw.background === true)
+    throw badRequest(
+      "background responses cannot be used: the Codex backend only streams. Send the request with background false (or without it).",
+      "background",
+      "unsupported_parameter",
+    );
   if (raw.prompt != null) throw badRequest("Stored prompt templates (prompt) cannot be used here; send instructions and input instead.", "prompt", "unsupported_parameter");
 }
 
@@ -127,8 +140,7 @@ function convertMessage(message: Json, param: string): Json {
   if (role !== "user" && role !== "assistant" && role !== "developer") {
     throw badRequest(`${param}.role must be one of user, assistant, system, developer; got ${JSON.stringify(message.role)}.`, `${param}.role`);
   }
-  const content =
-    typeof message.content === "string" ? [{ type: role === "assistant" ? "output_text" : "input_text", text: message.content }] : message.content;
+  const content = typeof message.content === "string" ? [{ type: role === "assistant" ? "output_text" : "input_text", text: message.content }] : message.content;
   if (!Array.isArray(content)) throw badRequest(`${param}.content must be a string or an array of content parts.`, `${param}.content`);
   return { ...message, role, content };
 }

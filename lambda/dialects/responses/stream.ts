@@ -20,9 +20,7 @@ import { isObject, type Json } from "../json.js";
 
 export type ResponsesFrame =
   /** `raw`: the event's data as the backend sent it, when the event goes out unchanged */
-  | { kind: "event"; event: Json; raw?: string }
-  | { kind: "error"; error: ProxyError; sequence: number; failed?: Json }
-  | { kind: "done" };
+  { kind: "event"; event: Json; raw?: string } | { kind: "error"; error: ProxyError; sequence: number; failed?: Json } | { kind: "done" };
 
 export class ResponsesStreamConverter implements StreamConverter<ResponsesFrame> {
   private finished = false;

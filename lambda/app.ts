@@ -13,7 +13,7 @@ import { readRateLimits, usageHeaders, type RateLimits } from "./codex/rate-limi
 import type { CoreConfig } from "./config.js";
 import { ProxyError, toProxyError } from "./errors.js";
 import { BodyBudget } from "./http/body.js";
-import { deadlineError } from "./http/deadline.js";
+import { beforeDeadline } from "./http/deadline.js";
 import { BrowserPolicy } from "./http/browser-policy.js";
 import type { HeaderMap } from "./http/headers.js";
 import { isStreamed, jsonReply, toResponse, type Reply } from "./http/reply.js";
@@ -264,20 +264,6 @@ export function createApp(deps: AppDeps): AppHandle {
   };
 
   return { handle, fetch: async (request, options) => toResponse(await handle(request, options)), models, errorReply };
-}
-
-/** `pending`, or the budget's 504 once `ms` have passed. */
-async function beforeDeadline<T>(pending: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(deadlineError(ms)), ms);
-  });
-  try {
-    return await Promise.race([pending, expired]);
-  } finally {
-    clearTimeout(timer);
-    pending.catch(() => {}); // settled or abandoned: nobody waits for it any more
-  }
 }
 
 /** A header list a preflight may echo back: names and commas only, so nothing it carries can break the response's header block. */

@@ -46,3 +46,17 @@ export async function respondWithin(pending: Promise<Reply>, budgetMs: number, a
     clearTimeout(timer);
   }
 }
+
+/** `pending`, or the budget's 504 once `ms` have passed. */
+export async function beforeDeadline<T>(pending: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(deadlineError(ms)), ms);
+  });
+  try {
+    return await Promise.race([pending, expired]);
+  } finally {
+    clearTimeout(timer);
+    pending.catch(() => {}); // settled or abandoned: nobody waits for it any more
+  }
+}

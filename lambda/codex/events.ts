@@ -5,6 +5,11 @@ export function isHandshakeEvent(type: string): boolean {
   return type === "response.created" || type === "response.in_progress" || type === "response.queued" || isVendorEvent(type);
 }
 
+/** The events that end a successful answer (a failure ends with `response.failed` or `error`). */
+export function isTerminalEvent(type: unknown): type is "response.completed" | "response.incomplete" {
+  return type === "response.completed" || type === "response.incomplete";
+}
+
 /** The backend's own frames, not part of the Responses API; never forwarded to a client. */
 export function isVendorEvent(type: string): boolean {
   return type.startsWith("codex.") || type.startsWith("responsesapi.");

@@ -7,6 +7,7 @@
 import { badRequest } from "../errors.js";
 import type { CatalogModel } from "../codex/client.js";
 import { REASONING_EFFORTS } from "../dialects/chat/request.js";
+import { upstreamEffort } from "../codex/body.js";
 import { FALLBACK_MODELS } from "./fallback.js";
 
 export interface ModelCatalogOptions {
@@ -61,7 +62,7 @@ export class ModelCatalog {
     if (ids.includes(name)) return { model: name };
     const match = SUFFIX.exec(name);
     if (match?.[1] && match[2] && ids.includes(match[1])) {
-      return { model: match[1], effort: match[2] === "minimal" ? "low" : match[2] };
+      return { model: match[1], effort: upstreamEffort(match[2]) };
     }
     throw badRequest(
       `The model '${name}' is not available through this proxy. Available models: ${ids.join(", ")} (append -low, -medium, -high or -xhigh to choose a reasoning effort).`,

@@ -12,6 +12,7 @@
 import type { Credentials, TokenSource } from "../auth/tokens.js";
 import type { CodexClient } from "../codex/client.js";
 import { mapUpstreamHttpError } from "../codex/errors.js";
+import { isTerminalEvent } from "../codex/events.js";
 import { answerTooLarge } from "../codex/sse.js";
 import type { CodexEvent, ResponseUsage } from "../codex/types.js";
 import { ProxyError, toProxyError } from "../errors.js";
@@ -176,7 +177,7 @@ async function* framesOf<F extends Frame>(
     for await (const batch of events) {
       frames = [];
       for (const event of batch) {
-        if (event.type === "response.completed" || event.type === "response.incomplete") {
+        if (isTerminalEvent(event.type)) {
           // A terminal event without its response object cannot end an answer as a success.
           if (typeof event.response !== "object" || event.response === null || Array.isArray(event.response)) throw malformedEvent(event.type);
           if (event.response.usage) usage.value = event.response.usage;

@@ -5,6 +5,7 @@
  * has no Responses meaning), or refused with a 400 that names the field. The README's mapping table
  * documents the same rules.
  */
+import { fixedFields, upstreamEffort } from "../../codex/body.js";
 import { derivedCacheKey } from "../../codex/cache-key.js";
 import { badRequest } from "../../errors.js";
 import type { FunctionTool, InputFile, InputImage, InputItem, InputText, OutputText, ResponsesRequest, TextFormat, ToolChoice } from "../../codex/types.js";
@@ -49,8 +50,7 @@ export function convertChatRequest(raw: unknown, options: ConvertOptions): Conve
     model: options.model,
     instructions,
     input,
-    store: false,
-    stream: true,
+    ...fixedFields(),
     prompt_cache_key: promptCacheKey(req, instructions, input),
   };
 
@@ -64,11 +64,13 @@ export function convertChatRequest(raw: unknown, options: ConvertOptions): Conve
     rejectToolChoiceWithoutTools(req);
   }
   const search = webSearchOptions(req.web_search_options);
-  if (search) body.tools = [...(body.tools ?? []), webSearchTool(search)];
+  if (search) {
+    body.tools = [...(body.tools ?? []), webSearchTool(search)];
+    body.include = fixedFields([WEB_SEARCH_SOURCES]).include;
+  }
 
   const effort = convertEffort(req.reasoning_effort) ?? options.aliasEffort;
   body.reasoning = effort === undefined ? { summary: "auto" } : { effort, summary: "auto" };
-  body.include = search ? ["reasoning.encrypted_content", WEB_SEARCH_SOURCES] : ["reasoning.encrypted_content"];
 
   const text = convertText(req);
   if (text) body.text = text;
@@ -385,8 +387,7 @@ function convertEffort(value: unknown): string | undefined {
   if (typeof value !== "string" || !(REASONING_EFFORTS as readonly string[]).includes(value)) {
     throw badRequest(`reasoning_effort must be one of ${REASONING_EFFORTS.join(", ")}.`, "reasoning_effort");
   }
-  // GPT-5.x on this backend rejects "minimal"; "low" is the nearest it accepts.
-  return value === "minimal" ? "low" : value;
+  return upstreamEffort(value);
 }
 
 function convertText(req: Json): ResponsesRequest["text"] | undefined {

@@ -13,7 +13,7 @@
  */
 import { ProxyError } from "../../errors.js";
 import { mapUpstreamFailure } from "../../codex/errors.js";
-import { isHandshakeEvent } from "../../codex/events.js";
+import { isHandshakeEvent, isTerminalEvent } from "../../codex/events.js";
 import type { CodexEvent, OutputItem, ResponseUsage } from "../../codex/types.js";
 import type { ChatChunk, ChatDelta, ChatFinishReason, ChatUsage } from "./types.js";
 import type { ToolNames } from "../../codex/tool-names.js";
@@ -72,7 +72,7 @@ export class ChatStreamConverter {
     }
     const delta = this.deltaFor(event);
     if (delta) frames.push(event.type === "response.output_text.delta" ? this.contentChunk(delta) : this.chunk(delta));
-    if (event.type === "response.completed" || event.type === "response.incomplete") {
+    if (isTerminalEvent(event.type)) {
       frames.push(...this.finish(event));
     }
     return frames;

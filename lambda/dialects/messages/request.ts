@@ -15,6 +15,7 @@
  * - `thinking` / `output_config.effort` set the reasoning effort; `max_tokens` is required (as the
  *   API requires it) but never forwarded, nor `temperature`, `top_p`, `top_k`, `stop_sequences`.
  */
+import { fixedFields } from "../../codex/body.js";
 import { derivedCacheKey } from "../../codex/cache-key.js";
 import { ToolNames } from "../../codex/tool-names.js";
 import { WEB_SEARCH_SOURCES, webSearchTool } from "../../codex/web-search.js";
@@ -61,14 +62,12 @@ export function convertMessagesRequest(raw: unknown, options: { model: string; a
     model: options.model,
     instructions: instructions.join("\n\n"),
     input,
-    store: false,
-    stream: true,
+    ...fixedFields(),
     prompt_cache_key: derivedCacheKey(
       isObject(raw.metadata) ? raw.metadata.user_id : undefined,
       instructions.join("\n\n"),
       input.find((i) => i.role === "user"),
     ),
-    include: ["reasoning.encrypted_content"],
     reasoning: { summary: "auto", ...effortOf(raw, options.aliasEffort) },
   };
   const { tools, webSearch } = convertTools(raw.tools, toolNames);
@@ -76,7 +75,7 @@ export function convertMessagesRequest(raw: unknown, options: { model: string; a
     body.tools = tools;
     convertToolChoice(raw.tool_choice, body, toolNames, webSearch);
   }
-  if (webSearch) body.include = [...(body.include ?? []), WEB_SEARCH_SOURCES];
+  if (webSearch) body.include = fixedFields([WEB_SEARCH_SOURCES]).include;
   return { body, stream, toolNames, ...(webSearch ? { webSearch } : {}) };
 }
 

@@ -8,6 +8,7 @@
  * `output` is the request's user messages, which a client replaces its history with, followed by
  * the compaction item exactly as the backend minted it (docs/codex-cli.md).
  */
+import { isTerminalEvent } from "../../codex/events.js";
 import { ProxyError } from "../../errors.js";
 import type { Collector, Dialect } from "../../pipeline/dialect.js";
 import { isObject, type Json } from "../json.js";
@@ -47,7 +48,7 @@ function compactionCollector(kept: unknown[], maxBytes: number): Collector<Respo
   return {
     add(frame) {
       if (frame.kind !== "event") return true;
-      if ((frame.event.type === "response.completed" || frame.event.type === "response.incomplete") && isObject(frame.event.response)) response = frame.event.response;
+      if (isTerminalEvent(frame.event.type) && isObject(frame.event.response)) response = frame.event.response;
       if (frame.event.type !== "response.output_item.done") return true;
       const item = frame.event.item;
       if (!isObject(item) || item.type !== "compaction") return true;

@@ -2,6 +2,7 @@
  * The Responses API dialect (`POST /v1/responses`): the client's request passed through under the
  * backend's rules, its events passed back, errors in the Responses API's own shape.
  */
+import { isTerminalEvent } from "../../codex/events.js";
 import type { ProxyError } from "../../errors.js";
 import type { Collector, Dialect } from "../../pipeline/dialect.js";
 import { convertResponsesRequest } from "./request.js";
@@ -50,7 +51,7 @@ function collector(maxBytes: number): Collector<ResponsesFrame> {
       const delta = frame.event.delta;
       if (typeof delta === "string") size += delta.length;
       if (size > maxBytes) return false;
-      if (frame.event.type === "response.completed" || frame.event.type === "response.incomplete") response = frame.event.response;
+      if (isTerminalEvent(frame.event.type)) response = frame.event.response;
       return true;
     },
     result: () => response,

@@ -14,6 +14,7 @@
  * - function names over 64 characters are shortened (and restored on the way back);
  * - what needs server-side state is refused with a 400 that says what to send instead.
  */
+import { fixedFields, upstreamEffort } from "../../codex/body.js";
 import { derivedCacheKey } from "../../codex/cache-key.js";
 import { COMPACTION_ITEM, COMPACTION_TRIGGER, isCompactionId } from "../../codex/compaction.js";
 import { ToolNames } from "../../codex/tool-names.js";
@@ -29,7 +30,6 @@ export interface ConvertedResponsesRequest {
 
 /** Passed through as the client sent them; everything else the client sends is dropped. */
 const FORWARDED = ["parallel_tool_calls", "text", "client_metadata"] as const;
-const ENCRYPTED_REASONING = "reasoning.encrypted_content";
 const FULL_HISTORY = "Send the whole conversation in `input` instead: this proxy's backend stores nothing between requests.";
 
 export interface ResponsesRequestOptions {
@@ -55,8 +55,7 @@ export function convertResponsesRequest(raw: unknown, options: ResponsesRequestO
     model: options.model,
     instructions,
     input,
-    store: false,
-    stream: true,
+    ...fixedFields(convertInclude(raw.include)),
     prompt_cache_key:
       typeof raw.prompt_cache_key === "string" && raw.prompt_cache_key !== ""
         ? raw.prompt_cache_key
@@ -65,7 +64,6 @@ export function convertResponsesRequest(raw: unknown, options: ResponsesRequestO
             instructions,
             input.find((item) => item.type === "message" && item.role === "user"),
           ),
-    include: convertInclude(raw.include),
   };
   if (raw.tools != null) body.tools = convertTools(raw.tools, toolNames);
   if (raw.tool_choice != null) body.tool_choice = convertToolChoice(raw.tool_choice, toolNames);
@@ -164,14 +162,12 @@ function convertReasoning(reasoning: unknown, aliasEffort: string | undefined): 
   if (reasoning != null && !isObject(reasoning)) throw badRequest("reasoning must be an object.", "reasoning");
   const out: Json = { ...(reasoning ?? {}) };
   if (out.effort == null && aliasEffort) out.effort = aliasEffort;
-  // GPT-5.x on this backend rejects "minimal"; "low" is the nearest it accepts.
-  if (out.effort === "minimal") out.effort = "low";
+  if (typeof out.effort === "string") out.effort = upstreamEffort(out.effort);
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
+/** The client's `include` values, checked (the fixed fields add the encrypted reasoning). */
 function convertInclude(include: unknown): string[] {
   if (include != null && (!Array.isArray(include) || include.some((x) => typeof x !== "string"))) throw badRequest("include must be an array of strings.", "include");
-  const values = new Set<string>((include as string[] | undefined) ?? []);
-  values.add(ENCRYPTED_REASONING);
-  return [...values];
+  return (include as string[] | undefined) ?? [];
 }

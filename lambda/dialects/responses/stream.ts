@@ -11,7 +11,7 @@
  *   `response.completed`; an upstream `response.failed` passes through and is followed by one.
  */
 import { mapUpstreamFailure } from "../../codex/errors.js";
-import { isHandshakeEvent, isVendorEvent, RAW_DATA, type WithRawData } from "../../codex/events.js";
+import { isHandshakeEvent, isTerminalEvent, isVendorEvent, RAW_DATA, type WithRawData } from "../../codex/events.js";
 import type { ToolNames } from "../../codex/tool-names.js";
 import type { CodexEvent } from "../../codex/types.js";
 import { ProxyError } from "../../errors.js";
@@ -58,7 +58,7 @@ export class ResponsesStreamConverter implements StreamConverter<ResponsesFrame>
     if (upstream.type === "response.output_item.done" && isObject(event.item) && typeof upstream.output_index === "number") {
       this.items.set(upstream.output_index, event.item);
     }
-    const terminal = upstream.type === "response.completed" || upstream.type === "response.incomplete";
+    const terminal = isTerminalEvent(upstream.type);
     if (terminal) this.fillOutput(event);
 
     const frames: ResponsesFrame[] = this.committed ? [] : this.held.splice(0).map((held) => ({ kind: "event", event: held }));

@@ -214,7 +214,7 @@ describe.skipIf(!available).each(runtimes)("the Lambda bundle under the real run
     try {
       slowSm.create("codex-tokens", JSON.stringify(authJson()));
       slowSm.create("proxy-keys", JSON.stringify({ keys: [KEY] }));
-      slowSm.slow.set("proxy-keys", 9_000);
+      slowSm.slow.set("proxy-keys", 120_000); // slower than every request of this test: each waits on it
       short = await startEmulator({ bundleDir: bundle.bundleDir, env: { ...env(), ...slowSm.env }, timeoutMs: 4_000, nodePath }, logs);
       const messages = await fetch(`${short.url}/v1/messages`, {
         method: "POST",

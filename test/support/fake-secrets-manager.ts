@@ -67,7 +67,7 @@ export class FakeSecretsManager {
         const failure = this.failures.findIndex((f) => f.op === op || f.op === "*");
         if (failure >= 0) throw this.failures.splice(failure, 1)[0]?.error;
         const late = op === "GetSecretValue" ? this.slow.get(String(body.SecretId)) : undefined;
-        if (late) await new Promise((resolve) => setTimeout(resolve, late));
+        if (late) await new Promise((resolve) => setTimeout(resolve, late).unref());
         const out = await this.dispatch(op, body);
         res.writeHead(200, { "content-type": "application/x-amz-json-1.1" });
         res.end(JSON.stringify(out));

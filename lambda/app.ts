@@ -22,7 +22,7 @@ import { ModelCatalog } from "./models/catalog.js";
 import { chatDialect } from "./dialects/chat/index.js";
 import { countTokens } from "./dialects/messages/count-tokens.js";
 import { anthropicErrorReply } from "./dialects/messages/errors.js";
-import { messagesDialect } from "./dialects/messages/index.js";
+import { anthropicClientKey, messagesDialect } from "./dialects/messages/index.js";
 import { compactDialect } from "./dialects/responses/compact.js";
 import { responsesDialect } from "./dialects/responses/index.js";
 import type { Dialect, Frame } from "./pipeline/dialect.js";
@@ -118,6 +118,7 @@ export function createApp(deps: AppDeps): AppHandle {
     methods: ["POST"],
     auth: true,
     errorReply: (error) => dialect.errorReply(error),
+    ...(dialect.clientKey ? { credential: dialect.clientKey.read, keyHint: dialect.clientKey.hint } : {}),
     run: (request, notes, budgetMs) =>
       runTurn(dialect, request, {
         tokens: deps.tokens,
@@ -136,18 +137,12 @@ export function createApp(deps: AppDeps): AppHandle {
   const responses = turn(responsesDialect);
   const compact = turn(compactDialect);
   const anthropic = messagesDialect(deps.config.anthropicModelMap);
-  // Claude Code sends the key as x-api-key (ANTHROPIC_API_KEY) or as a bearer token (ANTHROPIC_AUTH_TOKEN).
-  const anthropicKey = (request: AppRequest) => {
-    const apiKey = request.headers.get("x-api-key");
-    return request.headers.get("authorization") ?? (apiKey ? `Bearer ${apiKey}` : null);
-  };
-  const anthropicKeyHint = "'x-api-key: <key>' or 'Authorization: Bearer <key>'";
-  const messages: Route = { ...turn(anthropic), credential: anthropicKey, keyHint: anthropicKeyHint };
+  const messages = turn(anthropic);
   const tokenCount: Route = {
     methods: ["POST"],
     auth: true,
-    credential: anthropicKey,
-    keyHint: anthropicKeyHint,
+    credential: anthropicClientKey.read,
+    keyHint: anthropicClientKey.hint,
     errorReply: anthropicErrorReply,
     run: (request) => countTokens(request, limits.maxBodyBytes, bodies),
   };
@@ -207,7 +202,7 @@ export function createApp(deps: AppDeps): AppHandle {
       const refusal = browsers.refusal(request, url);
       if (refusal) throw refusal;
       const route = routes[path];
-      if (request.method === "OPTIONS") return finish(preflight(request, route));
+      if (request.method === "OPTIONS") return finish(browsers.preflight(request, route?.methods));
       if (route === responses && request.method === "GET" && asksForWebSocket(request.headers)) throw webSocketRefused(path);
       if (!route) {
         throw new ProxyError(
@@ -264,22 +259,6 @@ export function createApp(deps: AppDeps): AppHandle {
   };
 
   return { handle, fetch: async (request, options) => toResponse(await handle(request, options)), models, errorReply };
-}
-
-/** A header list a preflight may echo back: names and commas only, so nothing it carries can break the response's header block. */
-const HEADER_NAMES = /^[\w!#$%&'*+.^`|~-]+(?:\s*,\s*[\w!#$%&'*+.^`|~-]+)*$/;
-
-function preflight(request: AppRequest, route: Route | undefined): Reply {
-  const asked = request.headers.get("access-control-request-headers") ?? "";
-  return {
-    status: 204,
-    headers: {
-      "access-control-allow-methods": [...(route?.methods ?? ["GET", "POST"]), "OPTIONS"].join(", "),
-      "access-control-allow-headers": HEADER_NAMES.test(asked) ? asked : "authorization, content-type",
-      "access-control-max-age": "86400",
-    },
-    body: null,
-  };
 }
 
 /** The latest usage windows the backend reported, for /health. */

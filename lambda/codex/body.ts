@@ -10,6 +10,9 @@ export function fixedFields(extra: Iterable<string> = []): { store: false; strea
   return { store: false, stream: true, include: [...new Set([...extra, ENCRYPTED_REASONING])] };
 }
 
+/** The reasoning efforts the backend's models have offered (docs/backend.md §8). */
+export const REASONING_EFFORTS = ["none", "minimal", "low", "medium", "high", "xhigh", "max", "ultra"] as const;
+
 /** A reasoning effort the backend accepts: GPT-5.x refuses "minimal", and "low" is the nearest. */
 export function upstreamEffort<T extends string | undefined>(effort: T): T | "low" {
   return effort === "minimal" ? "low" : effort;

@@ -7,7 +7,11 @@
  */
 import { isLoopback } from "../config.js";
 import { ProxyError } from "../errors.js";
+import type { Reply } from "./reply.js";
 import type { AppRequest } from "./request.js";
+
+/** A header list a preflight may echo back: names and commas only, so nothing it carries can break the response's header block. */
+const HEADER_NAMES = /^[\w!#$%&'*+.^`|~-]+(?:\s*,\s*[\w!#$%&'*+.^`|~-]+)*$/;
 
 const EXPOSE = { "access-control-expose-headers": "retry-after, x-request-id" };
 
@@ -43,6 +47,20 @@ export class BrowserPolicy {
       return new ProxyError(415, "Send the request body as JSON with 'Content-Type: application/json'.", { code: "unsupported_media_type", param: "content-type" });
     }
     return undefined;
+  }
+
+  /** The answer to a CORS preflight (`OPTIONS`) for a route allowing `methods`; its CORS headers are added as to any answer. */
+  preflight(request: AppRequest, methods: readonly string[] = ["GET", "POST"]): Reply {
+    const asked = request.headers.get("access-control-request-headers") ?? "";
+    return {
+      status: 204,
+      headers: {
+        "access-control-allow-methods": [...methods, "OPTIONS"].join(", "),
+        "access-control-allow-headers": HEADER_NAMES.test(asked) ? asked : "authorization, content-type",
+        "access-control-max-age": "86400",
+      },
+      body: null,
+    };
   }
 
   /** The CORS headers this request's answer carries. */

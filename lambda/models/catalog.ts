@@ -6,8 +6,7 @@
  */
 import { badRequest } from "../errors.js";
 import type { CatalogModel } from "../codex/client.js";
-import { REASONING_EFFORTS } from "../dialects/chat/request.js";
-import { upstreamEffort } from "../codex/body.js";
+import { REASONING_EFFORTS, upstreamEffort } from "../codex/body.js";
 import { FALLBACK_MODELS } from "./fallback.js";
 
 export interface ModelCatalogOptions {

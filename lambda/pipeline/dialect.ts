@@ -6,6 +6,7 @@
 import type { CodexEvent, UpstreamRequest } from "../codex/types.js";
 import type { ProxyError } from "../errors.js";
 import type { Reply } from "../http/reply.js";
+import type { AppRequest } from "../http/request.js";
 import type { LogFields } from "../log.js";
 import type { ResolvedModel } from "../models/catalog.js";
 
@@ -55,4 +56,13 @@ export interface Dialect<F extends Frame> {
   readonly keepAlive?: string;
   /** The upstream model for a name the catalog does not know, if the dialect maps foreign names. */
   modelFallback?(name: string): string | undefined;
+  /** Where this dialect's clients put the proxy's key, when not in `Authorization: Bearer` alone. */
+  readonly clientKey?: ClientKey;
+}
+
+export interface ClientKey {
+  /** the key as an Authorization value, or null */
+  read(request: AppRequest): string | null;
+  /** how the clients send it, for the advice of a 401 */
+  hint: string;
 }

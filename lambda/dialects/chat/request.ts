@@ -5,15 +5,13 @@
  * has no Responses meaning), or refused with a 400 that names the field. The README's mapping table
  * documents the same rules.
  */
-import { fixedFields, upstreamEffort } from "../../codex/body.js";
+import { fixedFields, REASONING_EFFORTS, upstreamEffort } from "../../codex/body.js";
 import { derivedCacheKey } from "../../codex/cache-key.js";
 import { badRequest } from "../../errors.js";
 import type { FunctionTool, InputFile, InputImage, InputItem, InputText, OutputText, ResponsesRequest, TextFormat, ToolChoice } from "../../codex/types.js";
 import { ToolNames } from "../../codex/tool-names.js";
 import { WEB_SEARCH_SOURCES, webSearchTool, type WebSearchOptions } from "../../codex/web-search.js";
 import { isObject, type Json } from "../json.js";
-
-export const REASONING_EFFORTS = ["none", "minimal", "low", "medium", "high", "xhigh", "max", "ultra"] as const;
 
 export interface ConvertOptions {
   /** upstream model slug, already checked against the allowlist */

@@ -3,7 +3,7 @@
  * and stream converters, the non-stream `message` object, Anthropic-shaped errors, `ping` frames
  * while the backend is silent, and model names mapped by ANTHROPIC_MODEL_MAP.
  */
-import type { Collector, Dialect } from "../../pipeline/dialect.js";
+import type { ClientKey, Collector, Dialect } from "../../pipeline/dialect.js";
 import { anthropicError, anthropicErrorReply } from "./errors.js";
 import { convertMessagesRequest } from "./request.js";
 import { encodeEvent, MessagesStreamConverter, type MessagesFrame } from "./stream.js";
@@ -12,9 +12,19 @@ import { estimateInputTokens } from "./tokens.js";
 /** `[substring, model]` pairs, first match wins; `*` matches any name. */
 export type ModelMap = readonly (readonly [string, string])[];
 
+/** Claude Code sends the key as x-api-key (ANTHROPIC_API_KEY) or as a bearer token (ANTHROPIC_AUTH_TOKEN). */
+export const anthropicClientKey: ClientKey = {
+  read(request) {
+    const apiKey = request.headers.get("x-api-key");
+    return request.headers.get("authorization") ?? (apiKey ? `Bearer ${apiKey}` : null);
+  },
+  hint: "'x-api-key: <key>' or 'Authorization: Bearer <key>'",
+};
+
 export function messagesDialect(modelMap: ModelMap): Dialect<MessagesFrame> {
   return {
     name: "messages",
+    clientKey: anthropicClientKey,
 
     convert(raw, model) {
       const converted = convertMessagesRequest(raw, { model: model.model, ...(model.effort ? { aliasEffort: model.effort } : {}), requireMaxTokens: true });

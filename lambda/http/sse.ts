@@ -9,7 +9,7 @@
  * (reply.ts) puts a standard ReadableStream in front of it for a fetch-style caller.
  */
 import type { ProxyError } from "../errors.js";
-import { isErrorFrame, type Frame } from "../pipeline/dialect.js";
+import { isErrorFrame, type Frame } from "./frame.js";
 import type { Reply } from "./reply.js";
 
 export type StreamOutcome = "done" | "error" | "cancelled";

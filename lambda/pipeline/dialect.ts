@@ -6,16 +6,12 @@
 import type { CodexEvent, UpstreamRequest } from "../codex/types.js";
 import type { ProxyError } from "../errors.js";
 import type { Reply } from "../http/reply.js";
+import type { Frame } from "../http/frame.js";
 import type { AppRequest } from "../http/request.js";
 import type { LogFields } from "../log.js";
 import type { ResolvedModel } from "../models/catalog.js";
 
-/** A frame of the client's stream. `error` and `done` frames end it; any other kind is data. */
-export type Frame = { kind: string } & ({ kind: "error"; error: ProxyError } | { kind: "done" } | { kind: string });
-
-export function isErrorFrame(frame: Frame): frame is { kind: "error"; error: ProxyError } {
-  return frame.kind === "error";
-}
+export { isErrorFrame, type Frame } from "../http/frame.js";
 
 /** Upstream events -> the dialect's frames, one request's worth of state. */
 export interface StreamConverter<F extends Frame> {

@@ -54,7 +54,7 @@ export interface AppLimits {
   bodyBudgetBytes?: number;
   keepAliveMs?: number;
   idleTimeoutMs?: number;
-  /** the most a non-streamed answer may hold before it is refused */
+  /** the most event data one answer may bring, streamed or not, before it is refused (codex/sse.ts) */
   maxAnswerBytes?: number;
   /** the pause before the one retry of a failed upstream start */
   retryDelayMs?: number;
@@ -128,7 +128,6 @@ export function createApp(deps: AppDeps): AppHandle {
         maxBodyBytes: limits.maxBodyBytes,
         bodies,
         keepAliveMs: limits.keepAliveMs,
-        maxAnswerBytes: limits.maxAnswerBytes,
         ...(budgetMs === undefined ? {} : { budgetMs }),
         ...notes,
       }),

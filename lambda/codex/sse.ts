@@ -28,7 +28,7 @@ export const MAX_EVENT_BYTES = 16 * 1024 * 1024;
 /** What an event type may be: a name like `response.output_text.delta`. */
 const EVENT_TYPE = /^[\w.:-]{1,200}$/;
 
-export function answerTooLarge(maxBytes: number): ProxyError {
+function answerTooLarge(maxBytes: number): ProxyError {
   return new ProxyError(
     502,
     `The backend's answer grew past ${mib(maxBytes)}, more than one answer may hold (a model's longest answers are a few MiB); it was abandoned. Retry the request, or ask for a shorter answer.`,

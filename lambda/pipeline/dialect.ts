@@ -23,10 +23,12 @@ export interface StreamConverter<F extends Frame> {
   readonly isFinished: boolean;
 }
 
-/** Frames -> the one JSON answer of a request that did not ask to stream. */
+/**
+ * Frames -> the one JSON answer of a request that did not ask to stream. What it may hold is bounded
+ * before it sees a frame: the upstream reader caps the event data of one answer (codex/sse.ts).
+ */
 export interface Collector<F extends Frame> {
-  /** False once the answer has grown past the cap (the frame is then not added). */
-  add(frame: F): boolean;
+  add(frame: F): void;
   result(): unknown;
 }
 
@@ -36,7 +38,7 @@ export interface Conversion<F extends Frame> {
   /** added to the request's log line */
   fields: LogFields;
   converter(meta: { requestedModel: string; now: () => number }): StreamConverter<F>;
-  collector(maxBytes: number): Collector<F>;
+  collector(): Collector<F>;
 }
 
 export interface Dialect<F extends Frame> {

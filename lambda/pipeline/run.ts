@@ -13,7 +13,6 @@ import type { Credentials, TokenSource } from "../auth/tokens.js";
 import type { CodexClient } from "../codex/client.js";
 import { mapUpstreamHttpError } from "../codex/errors.js";
 import { isTerminalEvent } from "../codex/events.js";
-import { answerTooLarge } from "../codex/sse.js";
 import type { CodexEvent, ResponseUsage } from "../codex/types.js";
 import { ProxyError, toProxyError } from "../errors.js";
 import { deadlineError } from "../http/deadline.js";
@@ -46,7 +45,6 @@ export interface PipelineContext extends Notes {
   /** what the request bodies of all requests may hold at once */
   bodies: BodyBudget;
   keepAliveMs: number;
-  maxAnswerBytes: number;
   /** the request must be over within this many ms (Lambda); none locally */
   budgetMs?: number;
 }
@@ -96,7 +94,7 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
     ctx.annotate({ ttfb_ms: ctx.now() - started });
 
     if (!converted.stream) {
-      const collector = converted.collector(ctx.maxAnswerBytes);
+      const collector = converted.collector();
       for (let batch = head; ; ) {
         for (const frame of batch) {
           if (isErrorFrame(frame)) throw frame.error;
@@ -105,7 +103,7 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
             ctx.annotate(usageFields(usage));
             return jsonReply(200, collector.result());
           }
-          if (!collector.add(frame)) throw answerTooLarge(ctx.maxAnswerBytes);
+          collector.add(frame);
         }
         const next = await within(frames.next());
         if (next.done) throw toProxyError(new Error("stream ended without a terminal frame"));

@@ -16,19 +16,8 @@ export class CompletionBuilder {
   private finishReason: ChatFinishReason = "stop";
   private usage: ChatUsage = convertUsage(undefined);
   private meta: Pick<ChatChunk, "id" | "created" | "model"> | undefined;
-  private size = 0;
 
-  /** `maxBytes` bounds what a broken or hostile backend can make us hold for one answer. */
-  constructor(private readonly maxBytes = Number.POSITIVE_INFINITY) {}
-
-  /** False once the answer has grown past `maxBytes` (the chunk is then not added). */
-  add(chunk: ChatChunk): boolean {
-    for (const choice of chunk.choices) {
-      const { delta } = choice;
-      this.size += (delta.content?.length ?? 0) + (delta.refusal?.length ?? 0) + (delta.reasoning_content?.length ?? 0);
-      for (const call of delta.tool_calls ?? []) this.size += call.function.arguments.length + (call.function.name?.length ?? 0);
-    }
-    if (this.size > this.maxBytes) return false;
+  add(chunk: ChatChunk): void {
     this.meta ??= { id: chunk.id, created: chunk.created, model: chunk.model };
     if (chunk.usage) this.usage = chunk.usage;
     for (const choice of chunk.choices) {
@@ -44,7 +33,6 @@ export class CompletionBuilder {
       }
       if (choice.finish_reason) this.finishReason = choice.finish_reason;
     }
-    return true;
   }
 
   build(): ChatCompletion {

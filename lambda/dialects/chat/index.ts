@@ -28,9 +28,14 @@ export const chatDialect: Dialect<StreamFrame> = {
           toolNames: converted.toolNames,
           now,
         }),
-      collector: (maxBytes): Collector<StreamFrame> => {
-        const builder = new CompletionBuilder(maxBytes);
-        return { add: (frame) => frame.kind !== "chunk" || builder.add(frame.chunk), result: () => builder.build() };
+      collector: (): Collector<StreamFrame> => {
+        const builder = new CompletionBuilder();
+        return {
+          add: (frame) => {
+            if (frame.kind === "chunk") builder.add(frame.chunk);
+          },
+          result: () => builder.build(),
+        };
       },
     };
   },

@@ -41,7 +41,7 @@ export function messagesDialect(modelMap: ModelMap): Dialect<MessagesFrame> {
             now,
             ...(converted.webSearch ? { webSearch: converted.webSearch } : {}),
           }),
-        collector: (maxBytes) => collector(maxBytes),
+        collector,
       };
     },
 
@@ -90,14 +90,13 @@ function titleResults(content: Record<string, unknown>[], citation: unknown): vo
 }
 
 /** The `message` object a non-streamed request gets, folded from the same frames. */
-function collector(maxBytes: number): Collector<MessagesFrame> {
+function collector(): Collector<MessagesFrame> {
   let message: Record<string, unknown> = {};
   const content: Record<string, unknown>[] = [];
   const json: string[] = [];
-  let size = 0;
   return {
     add(frame) {
-      if (frame.kind !== "event") return true;
+      if (frame.kind !== "event") return;
       const event = frame.event as {
         type: string;
         index?: number;
@@ -119,8 +118,6 @@ function collector(maxBytes: number): Collector<MessagesFrame> {
           const block = content[index] ?? {};
           const delta = event.delta ?? {};
           const piece = String(delta.text ?? delta.partial_json ?? delta.thinking ?? "");
-          size += piece.length;
-          if (size > maxBytes) return false;
           if (delta.type === "text_delta") block.text = String(block.text ?? "") + piece;
           if (delta.type === "thinking_delta") block.thinking = String(block.thinking ?? "") + piece;
           if (delta.type === "signature_delta") block.signature = delta.signature;
@@ -142,7 +139,6 @@ function collector(maxBytes: number): Collector<MessagesFrame> {
         default:
           break;
       }
-      return true;
     },
     result: () => ({ ...message, content }),
   };

@@ -27,7 +27,7 @@ export const compactDialect: Dialect<ResponsesFrame> = {
       stream: false,
       fields: { tools: converted.body.tools?.length ?? 0 },
       converter: ({ now }) => new ResponsesStreamConverter(converted.toolNames, now),
-      collector: (maxBytes) => compactionCollector(kept, maxBytes),
+      collector: () => compactionCollector(kept),
     };
   },
 
@@ -41,21 +41,15 @@ function isKeptMessage(item: unknown): boolean {
   return isObject(item) && (item.type === undefined || item.type === "message") && item.role === "user";
 }
 
-function compactionCollector(kept: unknown[], maxBytes: number): Collector<ResponsesFrame> {
+function compactionCollector(kept: unknown[]): Collector<ResponsesFrame> {
   let compaction: Json | undefined;
   let response: Json = {};
-  let size = 0;
   return {
     add(frame) {
-      if (frame.kind !== "event") return true;
+      if (frame.kind !== "event") return;
       if (isTerminalEvent(frame.event.type) && isObject(frame.event.response)) response = frame.event.response;
-      if (frame.event.type !== "response.output_item.done") return true;
       const item = frame.event.item;
-      if (!isObject(item) || item.type !== "compaction") return true;
-      size += typeof item.encrypted_content === "string" ? item.encrypted_content.length : 0;
-      if (size > maxBytes) return false;
-      compaction ??= item;
-      return true;
+      if (frame.event.type === "response.output_item.done" && isObject(item) && item.type === "compaction") compaction ??= item;
     },
     result() {
       if (!compaction) {

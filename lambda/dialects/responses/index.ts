@@ -18,7 +18,7 @@ export const responsesDialect: Dialect<ResponsesFrame> = {
       stream: converted.stream,
       fields: { tools: converted.body.tools?.length ?? 0 },
       converter: ({ now }) => new ResponsesStreamConverter(converted.toolNames, now),
-      collector: (maxBytes) => collector(maxBytes),
+      collector,
     };
   },
 
@@ -42,17 +42,11 @@ function errorEvent(error: ProxyError, sequence: number): Record<string, unknown
 }
 
 /** A non-streamed answer is the terminal event's response object, output filled by the converter. */
-function collector(maxBytes: number): Collector<ResponsesFrame> {
-  let size = 0;
+function collector(): Collector<ResponsesFrame> {
   let response: unknown = null;
   return {
     add(frame) {
-      if (frame.kind !== "event") return true;
-      const delta = frame.event.delta;
-      if (typeof delta === "string") size += delta.length;
-      if (size > maxBytes) return false;
-      if (isTerminalEvent(frame.event.type)) response = frame.event.response;
-      return true;
+      if (frame.kind === "event" && isTerminalEvent(frame.event.type)) response = frame.event.response;
     },
     result: () => response,
   };

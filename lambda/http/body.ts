@@ -51,7 +51,7 @@ export interface BodyHold {
 }
 
 /** Reads a JSON request body, refusing more than `limit` bytes, values or depth before parsing it. */
-export async function readJsonBody(request: AppRequest, limit: number, hold?: BodyHold): Promise<unknown> {
+export async function readJsonBody(request: AppRequest, limit: number, hold: BodyHold): Promise<unknown> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > limit) throw tooLarge(limit);
   const chunks: Uint8Array[] = [];
@@ -62,7 +62,7 @@ export async function readJsonBody(request: AppRequest, limit: number, hold?: Bo
       // leaving the loop (a throw) stops the body
       size += chunk.byteLength;
       if (size > limit) throw tooLarge(limit);
-      if (hold && !hold.take(chunk.byteLength)) throw busy();
+      if (!hold.take(chunk.byteLength)) throw busy();
       shape.feed(chunk);
       if (shape.maxDepth > MAX_DEPTH) {
         throw badRequest(`The request body nests objects or arrays deeper than ${MAX_DEPTH} levels; no real request needs that.`, null, "json_too_deep");

@@ -194,7 +194,7 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
    * seen so far (else by their URL), less any blocked domain.
    */
   private search(item: OutputItem): MessagesFrame[] {
-    const search = this.options.webSearch ? searchOf(item) : undefined;
+    const search = searchOf(item);
     if (!search || !this.options.webSearch) return [];
     this.searches++;
     const { name, blockedDomains } = this.options.webSearch;
@@ -216,7 +216,7 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
 
   /** A `url_citation` on the answer's text as Anthropic's `citations_delta` on the text block it belongs to. */
   private citation(index: number, annotation: unknown): MessagesFrame[] {
-    const cite = this.options.webSearch ? urlCitationOf(annotation) : undefined;
+    const cite = urlCitationOf(annotation);
     if (!cite || !this.options.webSearch || inDomains(cite.url, this.options.webSearch.blockedDomains)) return [];
     this.titles.set(cite.url, cite.title);
     const cited = (this.texts.get(index) ?? "").slice(cite.start_index, cite.end_index).slice(0, 150);

@@ -16,8 +16,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CodexEvent, InputItem } from "../lambda/codex/types.js";
 import { convertChatRequest } from "../lambda/dialects/chat/request.js";
 import { SentText } from "../lambda/dialects/sent-text.js";
-import { ChatStreamConverter, encodeChunk } from "../lambda/dialects/chat/stream.js";
-import { encodeEvent, MessagesStreamConverter } from "../lambda/dialects/messages/stream.js";
+import { ChatEventMapper, encodeChunk } from "../lambda/dialects/chat/stream.js";
+import { encodeEvent, MessagesEventMapper } from "../lambda/dialects/messages/stream.js";
+import { StreamLife } from "../lambda/pipeline/stream-life.js";
 import { ToolNames } from "../lambda/codex/tool-names.js";
 import { sseFixtureEvents } from "./support/fixtures.js";
 import { readSse, startProxy, type RunningProxy } from "./support/proxy.js";
@@ -276,7 +277,7 @@ describe("text delta encoding", () => {
     const any = fc.string({ unit: "binary", maxLength: 30 });
     fc.assert(
       fc.property(any, any, fc.nat(), fc.array(any, { minLength: 1, maxLength: 5 }), (id, model, created, deltas) => {
-        const converter = new ChatStreamConverter({ id, created, model, includeUsage: false, toolNames: new ToolNames(), now: () => 0 });
+        const converter = new StreamLife(new ChatEventMapper({ id, created, model, includeUsage: false, toolNames: new ToolNames() }), () => 0);
         const frames = deltas.flatMap((delta, i) => converter.push({ type: "response.output_text.delta", output_index: i % 2, content_index: 0, delta } as CodexEvent));
         const written = frames.filter((f) => f.kind === "chunk" && f.contentPrefix !== undefined);
         expect(written.length).toBe(deltas.filter((d) => d !== "").length);
@@ -290,7 +291,7 @@ describe("text delta encoding", () => {
     const any = fc.string({ unit: "binary", maxLength: 30 });
     fc.assert(
       fc.property(any, fc.array(fc.tuple(any, fc.nat(3), fc.boolean()), { minLength: 1, maxLength: 8 }), (model, deltas) => {
-        const converter = new MessagesStreamConverter({ model, inputTokens: 1, toolNames: new ToolNames(), now: () => 0 });
+        const converter = new StreamLife(new MessagesEventMapper({ model, inputTokens: 1, toolNames: new ToolNames() }), () => 0);
         const frames = deltas.flatMap(([delta, index, refusal]) =>
           converter.push({ type: refusal ? "response.refusal.delta" : "response.output_text.delta", output_index: index, content_index: 0, delta } as CodexEvent),
         );

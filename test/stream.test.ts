@@ -4,7 +4,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CodexEvent } from "../lambda/codex/types.js";
-import { ChatStreamConverter, type StreamFrame } from "../lambda/dialects/chat/stream.js";
+import { ChatEventMapper, type StreamFrame } from "../lambda/dialects/chat/stream.js";
+import { StreamLife } from "../lambda/pipeline/stream-life.js";
 import { ToolNames } from "../lambda/codex/tool-names.js";
 import { chatDialect } from "../lambda/dialects/chat/index.js";
 import { toResponse } from "../lambda/http/reply.js";
@@ -14,8 +15,7 @@ import { longTextTurn, recorded, recordedTurns, sseFixtureEvents } from "./suppo
 import { chatBody, readSse, readSseSlowly, startProxy, streamedContent, type RunningProxy } from "./support/proxy.js";
 
 function convert(events: readonly CodexEvent[], includeUsage = true, toolNames = new ToolNames()): StreamFrame[] {
-  const converter = new ChatStreamConverter({ id: "chatcmpl-test", created: 1, model: "gpt-5.5", includeUsage, toolNames, now: () => 0 });
-  return [...events.flatMap((e) => converter.push(e)), ...converter.end()];
+  return new StreamLife(new ChatEventMapper({ id: "chatcmpl-test", created: 1, model: "gpt-5.5", includeUsage, toolNames }), () => 0).run(events);
 }
 const chunks = (frames: StreamFrame[]): ChatChunk[] => frames.flatMap((f) => (f.kind === "chunk" ? [f.chunk] : []));
 
@@ -51,7 +51,7 @@ function assertToolCallContract(all: ChatChunk[], expected: { id: string; name: 
   expect(finishes).toEqual(["tool_calls"]);
 }
 
-describe("ChatStreamConverter on recorded streams", () => {
+describe("the chat mapper on recorded streams", () => {
   it("streams one tool call incrementally after its reasoning", () => {
     const frames = convert(recorded("recorded.openai-reasoning-encrypted-content.1.jsonl", 0));
     const all = chunks(frames);

@@ -1,4 +1,4 @@
-/** Facts about upstream events that every dialect's stream converter relies on. */
+/** Facts about upstream events that the pipeline's stream life and every dialect's mapper rely on. */
 
 /** Events that arrive before the backend has really accepted the request. */
 export function isHandshakeEvent(type: string): boolean {

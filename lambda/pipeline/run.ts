@@ -3,8 +3,8 @@
  * model, open the upstream (tokens, one renewal on a 401), and turn its events into the dialect's
  * frames — streamed as SSE with keep-alives and backpressure, or folded into one JSON answer.
  *
- * The HTTP status is committed only at the dialect's first frame, which a converter emits only once
- * the upstream has really accepted the request: until then any failure — a 401, a usage limit, a
+ * The HTTP status is committed only at the answer's first frame, which comes only once the upstream
+ * has really accepted the request (stream-life.ts): until then any failure — a 401, a usage limit, a
  * validation error arriving inside a 200 stream — is still a real error status. After that,
  * failures travel in-band and the stream ends without its success terminator. A time budget, when
  * the runtime gives one (Lambda), ends the request the same way before the runtime would kill it.
@@ -12,8 +12,7 @@
 import type { Credentials, TokenSource } from "../auth/tokens.js";
 import type { CodexClient } from "../codex/client.js";
 import { mapUpstreamHttpError } from "../codex/errors.js";
-import { isTerminalEvent } from "../codex/events.js";
-import type { CodexEvent, ResponseUsage } from "../codex/types.js";
+import type { CodexEvent } from "../codex/types.js";
 import { ProxyError, toProxyError } from "../errors.js";
 import { deadlineError } from "../http/deadline.js";
 import { readJsonBody, type BodyBudget } from "../http/body.js";
@@ -22,7 +21,9 @@ import type { HeaderMap } from "../http/headers.js";
 import { sseReply } from "../http/sse.js";
 import type { LogFields } from "../log.js";
 import type { ModelCatalog, ResolvedModel } from "../models/catalog.js";
-import { isErrorFrame, type Dialect, type Frame, type StreamConverter } from "./dialect.js";
+import { isErrorFrame } from "../http/frame.js";
+import type { DataFrame, Dialect, ErrorFrame, Frame } from "./dialect.js";
+import { malformedEvent, StreamLife, type AnswerUsage } from "./stream-life.js";
 import type { AppRequest } from "../http/request.js";
 
 export interface Notes {
@@ -49,7 +50,7 @@ export interface PipelineContext extends Notes {
   budgetMs?: number;
 }
 
-export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: AppRequest, ctx: PipelineContext): Promise<Reply> {
+export async function runTurn<D extends DataFrame, E extends ErrorFrame>(dialect: Dialect<D, E>, request: AppRequest, ctx: PipelineContext): Promise<Reply> {
   const started = ctx.now();
   // Our own controller: the client's disconnect aborts it, and so do a cancelled body and the budget.
   const upstreamAbort = new AbortController();
@@ -66,7 +67,7 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
   // leaves (an error frame, a non-streamed answer complete, a failure), the upstream reader is left
   // suspended, and ending it gives back its connection slot, idle timer and body. (Not awaited:
   // after a spent budget a read may still be pending, and the reply need not wait for it.)
-  let frames: AsyncGenerator<F[]> | undefined;
+  let frames: AsyncGenerator<Frame<D, E>[]> | undefined;
   // The body's share of the process-wide budget, given back when this function is done with it.
   const hold = ctx.bodies.hold();
   try {
@@ -80,16 +81,16 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
     ctx.annotate({ dialect: dialect.name, model: resolved.model, stream: converted.stream, ...converted.fields });
 
     const events = await within(openUpstream(converted.body, credentials, ctx, upstreamAbort.signal));
-    const converter = converted.converter({ requestedModel: String(requested), now: ctx.now });
-    const usage: Usage = { searches: 0 };
-    frames = framesOf(events, converter, usage, ctx);
-    let head: F[] = [];
+    const life = new StreamLife(converted.mapper({ requestedModel: String(requested), now: ctx.now }), ctx.now);
+    const usage = life.usage;
+    frames = framesOf(events, life, ctx);
+    let head: Frame<D, E>[] = [];
     while (head.length === 0) {
       const next = await within(frames.next());
       if (next.done) throw toProxyError(new Error("stream produced no frames"));
       head = next.value;
     }
-    const first = head[0] as F;
+    const first = head[0] as Frame<D, E>;
     if (isErrorFrame(first)) throw first.error;
     ctx.annotate({ ttfb_ms: ctx.now() - started });
 
@@ -103,7 +104,7 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
             ctx.annotate(usageFields(usage));
             return jsonReply(200, collector.result());
           }
-          collector.add(frame);
+          collector.add(frame as D);
         }
         const next = await within(frames.next());
         if (next.done) throw toProxyError(new Error("stream ended without a terminal frame"));
@@ -117,7 +118,7 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
       encode: (frame) => dialect.encode(frame),
       keepAliveMs: ctx.keepAliveMs,
       ...(dialect.keepAlive ? { keepAlive: dialect.keepAlive } : {}),
-      ...(budget ? { expired: budget.expired, onExpired: () => converter.fail(deadlineError(budget.ms)) } : {}),
+      ...(budget ? { expired: budget.expired, onExpired: () => life.fail(deadlineError(budget.ms)) } : {}),
       onEnd: (outcome, error) => {
         if (outcome === "cancelled") upstreamAbort.abort();
         release();
@@ -136,7 +137,7 @@ export async function runTurn<F extends Frame>(dialect: Dialect<F>, request: App
 }
 
 /** The catalog's model for the name, or the dialect's mapping of a name the catalog does not know. */
-async function resolveModel<F extends Frame>(dialect: Dialect<F>, models: ModelCatalog, requested: unknown): Promise<ResolvedModel> {
+async function resolveModel(dialect: Pick<Dialect<DataFrame>, "modelFallback">, models: ModelCatalog, requested: unknown): Promise<ResolvedModel> {
   try {
     return await models.resolve(requested);
   } catch (err) {
@@ -162,62 +163,42 @@ async function openUpstream(body: Parameters<CodexClient["open"]>[0], login: Cre
   return result.events;
 }
 
-/** The converter's frames, a batch per batch of upstream events; a failure is the batch's last frame. */
-async function* framesOf<F extends Frame>(
+/** The answer's frames, a batch per batch of upstream events; a failure is the batch's last frame. */
+async function* framesOf<D extends DataFrame, E extends ErrorFrame>(
   events: AsyncGenerator<CodexEvent[]>,
-  converter: StreamConverter<F>,
-  usage: Usage,
+  life: StreamLife<D, E>,
   ctx: Pick<PipelineContext, "unexpected">,
-): AsyncGenerator<F[]> {
+): AsyncGenerator<Frame<D, E>[]> {
   // What a batch produced before a failure still goes out, ahead of the error frame.
-  let frames: F[] = [];
+  let frames: Frame<D, E>[] = [];
   try {
     for await (const batch of events) {
       frames = [];
       for (const event of batch) {
-        if (isTerminalEvent(event.type)) {
-          // A terminal event without its response object cannot end an answer as a success.
-          if (typeof event.response !== "object" || event.response === null || Array.isArray(event.response)) throw malformedEvent(event.type);
-          if (event.response.usage) usage.value = event.response.usage;
-        }
-        // every web search the backend ran, whichever dialect shows it, for the log line and the metric
-        if (event.type === "response.output_item.done" && event.item?.type === "web_search_call") usage.searches++;
-        let converted: F[];
+        let converted: Frame<D, E>[];
         try {
-          converted = converter.push(event);
+          converted = life.push(event);
         } catch (err) {
           if (err instanceof ProxyError) throw err;
           ctx.unexpected(err);
-          throw malformedEvent(event.type); // a shape the converter could not read (a field of another type)
+          throw malformedEvent(event.type); // a shape the mapper could not read (a field of another type)
         }
         for (const frame of converted) frames.push(frame);
-        if (converter.isFinished) break;
+        if (life.isFinished) break;
       }
       const done = frames;
       frames = [];
       if (done.length > 0) yield done;
-      if (converter.isFinished) return;
+      if (life.isFinished) return;
     }
-    yield converter.end();
+    yield life.end();
   } catch (err) {
     if (!(err instanceof ProxyError)) ctx.unexpected(err);
-    yield [...frames, converter.fail(toProxyError(err))];
+    yield [...frames, life.fail(toProxyError(err))];
   }
 }
 
-function malformedEvent(type: string): ProxyError {
-  return new ProxyError(502, `The Codex backend sent a ${type} event in a shape this proxy cannot read; the answer was abandoned. Retry the request.`, {
-    code: "upstream_malformed_event",
-  });
-}
-
-/** What a turn learned of its cost: the backend's token usage, and the web searches it ran. */
-interface Usage {
-  value?: ResponseUsage;
-  searches: number;
-}
-
-function usageFields({ value: usage, searches }: Usage): LogFields {
+function usageFields({ tokens: usage, searches }: AnswerUsage): LogFields {
   const counted = searches > 0 ? { web_searches: searches } : {};
   if (!usage) return counted;
   return {

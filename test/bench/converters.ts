@@ -8,12 +8,13 @@ import type { CodexEvent } from "../../lambda/codex/types.js";
 import { chatDialect } from "../../lambda/dialects/chat/index.js";
 import { messagesDialect } from "../../lambda/dialects/messages/index.js";
 import { responsesDialect } from "../../lambda/dialects/responses/index.js";
-import type { Dialect, Frame } from "../../lambda/pipeline/dialect.js";
+import type { DataFrame, Dialect } from "../../lambda/pipeline/dialect.js";
+import { StreamLife } from "../../lambda/pipeline/stream-life.js";
 
-export const DIALECTS: [string, Dialect<Frame>][] = [
-  ["chat", chatDialect as unknown as Dialect<Frame>],
-  ["responses", responsesDialect as unknown as Dialect<Frame>],
-  ["messages", messagesDialect([]) as unknown as Dialect<Frame>],
+export const DIALECTS: [string, Dialect<DataFrame>][] = [
+  ["chat", chatDialect as unknown as Dialect<DataFrame>],
+  ["responses", responsesDialect as unknown as Dialect<DataFrame>],
+  ["messages", messagesDialect([]) as unknown as Dialect<DataFrame>],
 ];
 
 export interface ConverterFigures {
@@ -128,7 +129,8 @@ export function measureConverters(events: CodexEvent[], ms = 1500, rounds = 10):
   for (const [name, dialect] of DIALECTS) {
     const raw = conversation(name);
     const conversion = dialect.convert(structuredClone(raw), { model: "gpt-5.5" });
-    const converter = () => conversion.converter({ requestedModel: "gpt-5.5", now: Date.now });
+    // what the pipeline runs per answer: the stream's life around the dialect's mapper
+    const converter = () => new StreamLife(conversion.mapper({ requestedModel: "gpt-5.5", now: Date.now }), Date.now);
     // Each round gets its own copy, as each request parses its own body.
     const text = JSON.stringify(raw);
     const add = (figure: keyof ConverterFigures, work: () => number) => jobs.push({ dialect: name, figure, work, best: 0 });

@@ -1,15 +1,15 @@
 /**
  * The Chat Completions dialect (`POST /v1/chat/completions`): its request converter, stream
- * converter, non-stream folding and frame encoding, put together for the pipeline.
+ * event mapper, non-stream folding and frame encoding, put together for the pipeline.
  */
 import { randomBytes } from "node:crypto";
 import type { ProxyError } from "../../errors.js";
 import type { Collector, Dialect } from "../../pipeline/dialect.js";
 import { CompletionBuilder } from "./complete.js";
 import { convertChatRequest } from "./request.js";
-import { ChatStreamConverter, encodeChunk, type StreamFrame } from "./stream.js";
+import { ChatEventMapper, encodeChunk, type ChunkFrame } from "./stream.js";
 
-export const chatDialect: Dialect<StreamFrame> = {
+export const chatDialect: Dialect<ChunkFrame> = {
   name: "chat",
 
   convert(raw, model) {
@@ -18,22 +18,19 @@ export const chatDialect: Dialect<StreamFrame> = {
       body: converted.body,
       stream: converted.stream,
       fields: { tools: converted.body.tools?.length ?? 0 },
-      converter: ({ requestedModel, now }) =>
-        new ChatStreamConverter({
+      mapper: ({ requestedModel, now }) =>
+        new ChatEventMapper({
           id: `chatcmpl-${randomBytes(12).toString("hex")}`,
           created: Math.floor(now() / 1000),
           model: requestedModel,
           // A non-streamed answer always reports usage.
           includeUsage: converted.stream ? converted.includeUsage : true,
           toolNames: converted.toolNames,
-          now,
         }),
-      collector: (): Collector<StreamFrame> => {
+      collector: (): Collector<ChunkFrame> => {
         const builder = new CompletionBuilder();
         return {
-          add: (frame) => {
-            if (frame.kind === "chunk") builder.add(frame.chunk);
-          },
+          add: (frame) => builder.add(frame.chunk),
           result: () => builder.build(),
         };
       },

@@ -6,32 +6,30 @@
  * - each tool call gets one stable `index`, its `id` and `function.name` on its first delta, and its
  *   arguments only as deltas, never repeated;
  * - exactly one chunk carries a `finish_reason`, then (if asked) one usage chunk with `choices: []`;
- * - a failure is an error frame and never a finish: a cut stream must not look like success.
+ * - a failure is an error frame and never a finish: a cut stream must not look like success (when a
+ *   stream fails, is cut or ends is the pipeline's rule: pipeline/stream-life.ts).
  *
  * Items are keyed by `output_index`, not by item id: some gateways rotate item ids between events of
  * the same item (fixture recorded.github-copilot-id-rotation.1.jsonl).
  */
-import { ProxyError } from "../../errors.js";
-import { mapUpstreamFailure } from "../../codex/errors.js";
-import { isHandshakeEvent, isTerminalEvent } from "../../codex/events.js";
+import type { ProxyError } from "../../errors.js";
 import type { CodexEvent, OutputItem, ResponseUsage } from "../../codex/types.js";
+import type { ErrorFrame, EventMapper, Frame } from "../../pipeline/dialect.js";
 import type { ChatChunk, ChatDelta, ChatFinishReason, ChatUsage } from "./types.js";
 import type { ToolNames } from "../../codex/tool-names.js";
 import { urlCitationOf } from "../../codex/web-search.js";
 import { SentText } from "../sent-text.js";
 
-export type StreamFrame =
-  /** `contentPrefix`: set on a plain text delta, the SSE text of the chunk up to its content (see `encodeChunk`) */
-  { kind: "chunk"; chunk: ChatChunk; contentPrefix?: string } | { kind: "error"; error: ProxyError } | { kind: "done" };
-type ChunkFrame = Extract<StreamFrame, { kind: "chunk" }>;
+/** `contentPrefix`: set on a plain text delta, the SSE text of the chunk up to its content (see `encodeChunk`) */
+export type ChunkFrame = { kind: "chunk"; chunk: ChatChunk; contentPrefix?: string };
+export type StreamFrame = Frame<ChunkFrame>;
 
-export interface StreamConverterOptions {
+export interface ChatMapperOptions {
   id: string;
   created: number;
   model: string;
   includeUsage: boolean;
   toolNames: ToolNames;
-  now: () => number;
 }
 
 interface CallState {
@@ -39,9 +37,7 @@ interface CallState {
   sent: SentText;
 }
 
-export class ChatStreamConverter {
-  private started = false;
-  private finished = false;
+export class ChatEventMapper implements EventMapper<ChunkFrame> {
   private readonly calls = new Map<number, CallState>();
   private readonly texts = new Map<number, SentText>();
   private lastReasoningKey: string | undefined;
@@ -52,49 +48,30 @@ export class ChatStreamConverter {
   /** the SSE text of this stream's text-delta chunks up to their content, built at the first */
   private prefix: string | undefined;
 
-  constructor(private readonly options: StreamConverterOptions) {}
+  constructor(private readonly options: ChatMapperOptions) {}
 
-  get isFinished(): boolean {
-    return this.finished;
+  /** The first chunk carries the role. */
+  begin(): ChunkFrame[] {
+    return [this.chunk({ role: "assistant", content: "" })];
   }
 
-  push(event: CodexEvent): StreamFrame[] {
-    if (this.finished || isHandshakeEvent(event.type)) return [];
-    if (event.type === "response.failed" || event.type === "error") {
-      this.finished = true;
-      const info = event.type === "error" ? (event.error ?? { code: event.code, message: event.message, param: event.param }) : event.response?.error;
-      return [{ kind: "error", error: mapUpstreamFailure(info ?? undefined, this.options.now()) }];
-    }
-    const frames: StreamFrame[] = [];
-    if (!this.started) {
-      this.started = true;
-      frames.push(this.chunk({ role: "assistant", content: "" }));
-    }
+  map(event: CodexEvent): ChunkFrame[] {
     const delta = this.deltaFor(event);
-    if (delta) frames.push(event.type === "response.output_text.delta" ? this.contentChunk(delta) : this.chunk(delta));
-    if (isTerminalEvent(event.type)) {
-      frames.push(...this.finish(event));
+    if (!delta) return [];
+    return [event.type === "response.output_text.delta" ? this.contentChunk(delta) : this.chunk(delta)];
+  }
+
+  /** The one chunk with a finish reason, then (if asked) the usage chunk. */
+  finish(event: CodexEvent): ChunkFrame[] {
+    const frames = [this.chunk({}, this.finishReason(event))];
+    if (this.options.includeUsage) {
+      frames.push({ kind: "chunk", chunk: { ...this.base(), choices: [], usage: convertUsage(event.response?.usage) } });
     }
     return frames;
   }
 
-  fail(error: ProxyError): StreamFrame {
-    this.finished = true;
+  fail(error: ProxyError): ErrorFrame {
     return { kind: "error", error };
-  }
-
-  /** The upstream connection ended. Without a terminal event that is a truncation, not a success. */
-  end(): StreamFrame[] {
-    if (this.finished) return [];
-    this.finished = true;
-    return [
-      {
-        kind: "error",
-        error: new ProxyError(502, "The Codex backend closed the stream before the response was complete; the answer is truncated. Retry the request.", {
-          code: "upstream_stream_truncated",
-        }),
-      },
-    ];
   }
 
   private deltaFor(event: CodexEvent): ChatDelta | undefined {
@@ -201,16 +178,6 @@ export class ChatStreamConverter {
       return rest ? { content: this.text(outputIndex, rest) } : undefined;
     }
     return undefined;
-  }
-
-  private finish(event: CodexEvent): StreamFrame[] {
-    this.finished = true;
-    const frames: StreamFrame[] = [this.chunk({}, this.finishReason(event))];
-    if (this.options.includeUsage) {
-      frames.push({ kind: "chunk", chunk: { ...this.base(), choices: [], usage: convertUsage(event.response?.usage) } });
-    }
-    frames.push({ kind: "done" });
-    return frames;
   }
 
   private finishReason(event: CodexEvent): ChatFinishReason {

@@ -1,12 +1,12 @@
 /**
  * The Anthropic Messages dialect (`POST /v1/messages`, Claude Code and the Anthropic SDKs): request
- * and stream converters, the non-stream `message` object, Anthropic-shaped errors, `ping` frames
+ * and event mappers, the non-stream `message` object, Anthropic-shaped errors, `ping` frames
  * while the backend is silent, and model names mapped by ANTHROPIC_MODEL_MAP.
  */
 import type { ClientKey, Collector, Dialect } from "../../pipeline/dialect.js";
 import { anthropicError, anthropicErrorReply } from "./errors.js";
 import { convertMessagesRequest } from "./request.js";
-import { encodeEvent, MessagesStreamConverter, type MessagesFrame } from "./stream.js";
+import { encodeEvent, MessagesEventMapper, type EventFrame } from "./stream.js";
 import { estimateInputTokens } from "./tokens.js";
 
 /** `[substring, model]` pairs, first match wins; `*` matches any name. */
@@ -21,7 +21,7 @@ export const anthropicClientKey: ClientKey = {
   hint: "'x-api-key: <key>' or 'Authorization: Bearer <key>'",
 };
 
-export function messagesDialect(modelMap: ModelMap): Dialect<MessagesFrame> {
+export function messagesDialect(modelMap: ModelMap): Dialect<EventFrame> {
   return {
     name: "messages",
     clientKey: anthropicClientKey,
@@ -33,12 +33,11 @@ export function messagesDialect(modelMap: ModelMap): Dialect<MessagesFrame> {
         body: converted.body,
         stream: converted.stream,
         fields: { tools: converted.body.tools?.length ?? 0 },
-        converter: ({ requestedModel, now }) =>
-          new MessagesStreamConverter({
+        mapper: ({ requestedModel }) =>
+          new MessagesEventMapper({
             model: requestedModel,
             inputTokens,
             toolNames: converted.toolNames,
-            now,
             ...(converted.webSearch ? { webSearch: converted.webSearch } : {}),
           }),
         collector,
@@ -90,13 +89,12 @@ function titleResults(content: Record<string, unknown>[], citation: unknown): vo
 }
 
 /** The `message` object a non-streamed request gets, folded from the same frames. */
-function collector(): Collector<MessagesFrame> {
+function collector(): Collector<EventFrame> {
   let message: Record<string, unknown> = {};
   const content: Record<string, unknown>[] = [];
   const json: string[] = [];
   return {
     add(frame) {
-      if (frame.kind !== "event") return;
       const event = frame.event as {
         type: string;
         index?: number;

@@ -5,25 +5,23 @@
  * summaries and a `signature_delta` (the encrypted reasoning, see signature.ts) before the thinking
  * block stops — then `message_delta` with the stop reason and usage, and `message_stop`.
  * A failure after the start is an `error` event and the stream ends without `message_stop`, since
- * Claude Code tolerates a missing `message_stop` and would take a cut answer as complete.
+ * Claude Code tolerates a missing `message_stop` and would take a cut answer as complete. (When a
+ * stream fails, is cut or ends is the pipeline's rule: pipeline/stream-life.ts.)
  */
 import { randomBytes } from "node:crypto";
-import { mapUpstreamFailure } from "../../codex/errors.js";
-import { isHandshakeEvent } from "../../codex/events.js";
 import type { ToolNames } from "../../codex/tool-names.js";
 import type { CodexEvent, OutputItem } from "../../codex/types.js";
 import { ProxyError } from "../../errors.js";
-import type { StreamConverter } from "../../pipeline/dialect.js";
+import type { ErrorFrame, EventMapper, Frame } from "../../pipeline/dialect.js";
 import { inDomains, searchOf, urlCitationOf } from "../../codex/web-search.js";
 import type { WebSearchTool } from "./request.js";
 import { writeSignature } from "./signature.js";
 import type { Json } from "../json.js";
 import { SentText } from "../sent-text.js";
 
-export type MessagesFrame =
-  /** `textPrefix`: set on a text delta, the SSE text of the event up to its text (see `encodeEvent`) */
-  { kind: "event"; event: Json; textPrefix?: string } | { kind: "error"; error: ProxyError } | { kind: "done" };
-type EventFrame = Extract<MessagesFrame, { kind: "event" }>;
+/** `textPrefix`: set on a text delta, the SSE text of the event up to its text (see `encodeEvent`) */
+export type EventFrame = { kind: "event"; event: Json; textPrefix?: string };
+export type MessagesFrame = Frame<EventFrame>;
 
 interface OpenBlock {
   index: number;
@@ -35,9 +33,7 @@ interface OpenBlock {
   textPrefix?: string;
 }
 
-export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
-  private started = false;
-  private finished = false;
+export class MessagesEventMapper implements EventMapper<EventFrame> {
   private open: OpenBlock | undefined;
   private blocks = 0;
   private toolCalls = 0;
@@ -50,98 +46,87 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
   private readonly titles = new Map<string, string>();
   private searches = 0;
 
-  constructor(private readonly options: { model: string; inputTokens: number; toolNames: ToolNames; now: () => number; webSearch?: WebSearchTool }) {}
+  constructor(private readonly options: { model: string; inputTokens: number; toolNames: ToolNames; webSearch?: WebSearchTool }) {}
 
-  get isFinished(): boolean {
-    return this.finished;
+  begin(): EventFrame[] {
+    return [
+      this.frame({
+        type: "message_start",
+        message: {
+          id: this.id,
+          type: "message",
+          role: "assistant",
+          model: this.options.model,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { input_tokens: this.options.inputTokens, output_tokens: 0 },
+        },
+      }),
+    ];
   }
 
-  push(event: CodexEvent): MessagesFrame[] {
-    if (this.finished || isHandshakeEvent(event.type)) return [];
-    if (event.type === "response.failed" || event.type === "error") {
-      const info = event.type === "error" ? (event.error ?? { code: event.code, message: event.message, param: event.param }) : event.response?.error;
-      return [this.fail(mapUpstreamFailure(info ?? undefined, this.options.now()))];
-    }
-    const frames: MessagesFrame[] = [];
-    if (!this.started) {
-      this.started = true;
-      frames.push(
-        this.frame({
-          type: "message_start",
-          message: {
-            id: this.id,
-            type: "message",
-            role: "assistant",
-            model: this.options.model,
-            content: [],
-            stop_reason: null,
-            stop_sequence: null,
-            usage: { input_tokens: this.options.inputTokens, output_tokens: 0 },
-          },
-        }),
-      );
-    }
+  map(event: CodexEvent): EventFrame[] {
     const index = event.output_index ?? 0;
     switch (event.type) {
       case "response.output_text.delta":
       case "response.refusal.delta":
         if (event.type === "response.refusal.delta") this.refused = true;
-        if (event.delta) {
-          if (this.options.webSearch) this.texts.set(index, (this.texts.get(index) ?? "") + event.delta);
-          frames.push(...this.ensureOpen("text", index, { type: "text", text: "" }), this.textDelta(event.delta));
-        }
-        break;
+        if (!event.delta) return [];
+        if (this.options.webSearch) this.texts.set(index, (this.texts.get(index) ?? "") + event.delta);
+        return [...this.ensureOpen("text", index, { type: "text", text: "" }), this.textDelta(event.delta)];
       case "response.output_text.annotation.added":
-        frames.push(...this.citation(index, (event as { annotation?: unknown }).annotation));
-        break;
-      case "response.reasoning_summary_text.delta":
-        if (event.delta) {
-          const parts = this.thinking.get(index) ?? new Map<number, string>();
-          const key = summaryIndex(event.summary_index);
-          parts.set(key, (parts.get(key) ?? "") + event.delta);
-          this.thinking.set(index, parts);
-          frames.push(...this.ensureOpen("thinking", index, { type: "thinking", thinking: "", signature: "" }), this.delta({ type: "thinking_delta", thinking: event.delta }));
-        }
-        break;
+        return this.citation(index, (event as { annotation?: unknown }).annotation);
+      case "response.reasoning_summary_text.delta": {
+        if (!event.delta) return [];
+        const parts = this.thinking.get(index) ?? new Map<number, string>();
+        const key = summaryIndex(event.summary_index);
+        parts.set(key, (parts.get(key) ?? "") + event.delta);
+        this.thinking.set(index, parts);
+        return [...this.ensureOpen("thinking", index, { type: "thinking", thinking: "", signature: "" }), this.delta({ type: "thinking_delta", thinking: event.delta })];
+      }
       case "response.output_item.added":
-        if (event.item?.type === "function_call") frames.push(...this.startToolUse(index, event.item));
-        break;
+        return event.item?.type === "function_call" ? this.startToolUse(index, event.item) : [];
       case "response.function_call_arguments.delta":
-        if (this.open?.type === "tool_use" && this.open.outputIndex === index && event.delta) {
-          this.open.sent.add(event.delta);
-          frames.push(this.delta({ type: "input_json_delta", partial_json: event.delta }));
-        }
-        break;
+        if (this.open?.type !== "tool_use" || this.open.outputIndex !== index || !event.delta) return [];
+        this.open.sent.add(event.delta);
+        return [this.delta({ type: "input_json_delta", partial_json: event.delta })];
       case "response.output_item.done":
-        frames.push(...this.itemDone(index, event.item));
-        break;
-      case "response.completed":
-      case "response.incomplete":
-        frames.push(...this.closeOpen(), ...this.finish(event));
-        break;
+        return this.itemDone(index, event.item);
       default:
-        break;
+        return [];
     }
-    return frames;
   }
 
-  end(): MessagesFrame[] {
-    if (this.finished) return [];
+  /** The open block closes, then `message_delta` with the stop reason and usage, and `message_stop`. */
+  finish(event: CodexEvent): EventFrame[] {
+    const usage = event.response?.usage;
+    const cached = usage?.input_tokens_details?.cached_tokens ?? 0;
+    const reason = event.response?.incomplete_details?.reason;
+    const stopReason =
+      event.type === "response.incomplete" ? (reason === "content_filter" ? "refusal" : "max_tokens") : this.refused ? "refusal" : this.toolCalls > 0 ? "tool_use" : "end_turn";
     return [
-      this.fail(
-        new ProxyError(502, "The Codex backend closed the stream before the response was complete; the answer is truncated. Retry the request.", {
-          code: "upstream_stream_truncated",
-        }),
-      ),
+      ...this.closeOpen(),
+      this.frame({
+        type: "message_delta",
+        delta: { stop_reason: stopReason, stop_sequence: null },
+        usage: {
+          input_tokens: Math.max(0, (usage?.input_tokens ?? 0) - cached),
+          output_tokens: usage?.output_tokens ?? 0,
+          cache_read_input_tokens: cached,
+          cache_creation_input_tokens: 0,
+          ...(this.options.webSearch ? { server_tool_use: { web_search_requests: this.searches } } : {}),
+        },
+      }),
+      this.frame({ type: "message_stop" }),
     ];
   }
 
-  fail(error: ProxyError): MessagesFrame {
-    this.finished = true;
+  fail(error: ProxyError): ErrorFrame {
     return { kind: "error", error };
   }
 
-  private startToolUse(index: number, item: OutputItem): MessagesFrame[] {
+  private startToolUse(index: number, item: OutputItem): EventFrame[] {
     const frames = this.closeOpen();
     this.toolCalls++;
     this.open = { index: this.blocks++, outputIndex: index, type: "tool_use", sent: new SentText() };
@@ -159,7 +144,7 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
     return frames;
   }
 
-  private itemDone(index: number, item: OutputItem | undefined): MessagesFrame[] {
+  private itemDone(index: number, item: OutputItem | undefined): EventFrame[] {
     if (!item) return [];
     if (item.type === "web_search_call") return this.search(item);
     if (item.type === "function_call") {
@@ -193,7 +178,7 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
    * its `web_search_tool_result` block with the pages the backend read, titled from the citations
    * seen so far (else by their URL), less any blocked domain.
    */
-  private search(item: OutputItem): MessagesFrame[] {
+  private search(item: OutputItem): EventFrame[] {
     const search = searchOf(item);
     if (!search || !this.options.webSearch) return [];
     this.searches++;
@@ -215,7 +200,7 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
   }
 
   /** A `url_citation` on the answer's text as Anthropic's `citations_delta` on the text block it belongs to. */
-  private citation(index: number, annotation: unknown): MessagesFrame[] {
+  private citation(index: number, annotation: unknown): EventFrame[] {
     const cite = urlCitationOf(annotation);
     if (!cite || !this.options.webSearch || inDomains(cite.url, this.options.webSearch.blockedDomains)) return [];
     this.titles.set(cite.url, cite.title);
@@ -227,7 +212,7 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
     ];
   }
 
-  private ensureOpen(type: "text" | "thinking", outputIndex: number, block: Json): MessagesFrame[] {
+  private ensureOpen(type: "text" | "thinking", outputIndex: number, block: Json): EventFrame[] {
     if (this.open?.type === type && this.open.outputIndex === outputIndex) return [];
     const frames = this.closeOpen();
     this.open = { index: this.blocks++, outputIndex, type, sent: new SentText() };
@@ -235,35 +220,11 @@ export class MessagesStreamConverter implements StreamConverter<MessagesFrame> {
     return frames;
   }
 
-  private closeOpen(): MessagesFrame[] {
+  private closeOpen(): EventFrame[] {
     if (!this.open) return [];
     const frame = this.frame({ type: "content_block_stop", index: this.open.index });
     this.open = undefined;
     return [frame];
-  }
-
-  private finish(event: CodexEvent): MessagesFrame[] {
-    this.finished = true;
-    const usage = event.response?.usage;
-    const cached = usage?.input_tokens_details?.cached_tokens ?? 0;
-    const reason = event.response?.incomplete_details?.reason;
-    const stopReason =
-      event.type === "response.incomplete" ? (reason === "content_filter" ? "refusal" : "max_tokens") : this.refused ? "refusal" : this.toolCalls > 0 ? "tool_use" : "end_turn";
-    return [
-      this.frame({
-        type: "message_delta",
-        delta: { stop_reason: stopReason, stop_sequence: null },
-        usage: {
-          input_tokens: Math.max(0, (usage?.input_tokens ?? 0) - cached),
-          output_tokens: usage?.output_tokens ?? 0,
-          cache_read_input_tokens: cached,
-          cache_creation_input_tokens: 0,
-          ...(this.options.webSearch ? { server_tool_use: { web_search_requests: this.searches } } : {}),
-        },
-      }),
-      this.frame({ type: "message_stop" }),
-      { kind: "done" },
-    ];
   }
 
   /** A text delta, which `encodeEvent` writes from its block's constant prefix. */

@@ -14,9 +14,9 @@ import type { Collector, Dialect } from "../../pipeline/dialect.js";
 import { isObject, type Json } from "../json.js";
 import { responsesDialect } from "./index.js";
 import { convertResponsesRequest } from "./request.js";
-import { ResponsesStreamConverter, type ResponsesFrame } from "./stream.js";
+import { ResponsesEventMapper, type EventFrame, type ResponsesError } from "./stream.js";
 
-export const compactDialect: Dialect<ResponsesFrame> = {
+export const compactDialect: Dialect<EventFrame, ResponsesError> = {
   name: "responses-compact",
 
   convert(raw, model) {
@@ -26,7 +26,7 @@ export const compactDialect: Dialect<ResponsesFrame> = {
       body: converted.body,
       stream: false,
       fields: { tools: converted.body.tools?.length ?? 0 },
-      converter: ({ now }) => new ResponsesStreamConverter(converted.toolNames, now),
+      mapper: () => new ResponsesEventMapper(converted.toolNames),
       collector: () => compactionCollector(kept),
     };
   },
@@ -41,12 +41,11 @@ function isKeptMessage(item: unknown): boolean {
   return isObject(item) && (item.type === undefined || item.type === "message") && item.role === "user";
 }
 
-function compactionCollector(kept: unknown[]): Collector<ResponsesFrame> {
+function compactionCollector(kept: unknown[]): Collector<EventFrame> {
   let compaction: Json | undefined;
   let response: Json = {};
   return {
     add(frame) {
-      if (frame.kind !== "event") return;
       if (isTerminalEvent(frame.event.type) && isObject(frame.event.response)) response = frame.event.response;
       const item = frame.event.item;
       if (frame.event.type === "response.output_item.done" && isObject(item) && item.type === "compaction") compaction ??= item;

@@ -6,9 +6,9 @@ import { isTerminalEvent } from "../../codex/events.js";
 import type { ProxyError } from "../../errors.js";
 import type { Collector, Dialect } from "../../pipeline/dialect.js";
 import { convertResponsesRequest } from "./request.js";
-import { ResponsesStreamConverter, type ResponsesFrame } from "./stream.js";
+import { ResponsesEventMapper, type EventFrame, type ResponsesError } from "./stream.js";
 
-export const responsesDialect: Dialect<ResponsesFrame> = {
+export const responsesDialect: Dialect<EventFrame, ResponsesError> = {
   name: "responses",
 
   convert(raw, model) {
@@ -17,7 +17,7 @@ export const responsesDialect: Dialect<ResponsesFrame> = {
       body: converted.body,
       stream: converted.stream,
       fields: { tools: converted.body.tools?.length ?? 0 },
-      converter: ({ now }) => new ResponsesStreamConverter(converted.toolNames, now),
+      mapper: () => new ResponsesEventMapper(converted.toolNames),
       collector,
     };
   },
@@ -41,12 +41,12 @@ function errorEvent(error: ProxyError, sequence: number): Record<string, unknown
   return { type: "error", code, message, param, sequence_number: sequence, error: { type, code, message, param } };
 }
 
-/** A non-streamed answer is the terminal event's response object, output filled by the converter. */
-function collector(): Collector<ResponsesFrame> {
+/** A non-streamed answer is the terminal event's response object, output filled by the mapper. */
+function collector(): Collector<EventFrame> {
   let response: unknown = null;
   return {
     add(frame) {
-      if (frame.kind === "event" && isTerminalEvent(frame.event.type)) response = frame.event.response;
+      if (isTerminalEvent(frame.event.type)) response = frame.event.response;
     },
     result: () => response,
   };

@@ -9,83 +9,63 @@
  *   `responses.stream().finalResponse()` reads it from there);
  * - a failure after the stream began ends with an `error` event, never with a made-up
  *   `response.completed`; an upstream `response.failed` passes through and is followed by one.
+ * When a stream begins, fails, is cut or ends is the pipeline's rule (pipeline/stream-life.ts).
  */
-import { mapUpstreamFailure } from "../../codex/errors.js";
-import { isHandshakeEvent, isTerminalEvent, isVendorEvent, RAW_DATA, type WithRawData } from "../../codex/events.js";
+import { RAW_DATA, type WithRawData } from "../../codex/events.js";
 import type { ToolNames } from "../../codex/tool-names.js";
 import type { CodexEvent } from "../../codex/types.js";
-import { ProxyError } from "../../errors.js";
-import type { StreamConverter } from "../../pipeline/dialect.js";
+import type { ProxyError } from "../../errors.js";
+import type { ErrorFrame, EventMapper, Frame } from "../../pipeline/dialect.js";
 import { isObject, type Json } from "../json.js";
 
-export type ResponsesFrame =
-  /** `raw`: the event's data as the backend sent it, when the event goes out unchanged */
-  { kind: "event"; event: Json; raw?: string } | { kind: "error"; error: ProxyError; sequence: number; failed?: Json } | { kind: "done" };
+/** `raw`: the event's data as the backend sent it, when the event goes out unchanged */
+export type EventFrame = { kind: "event"; event: Json; raw?: string };
+/** `failed`: the backend's `response.failed` event, which goes out before the `error` event */
+export type ResponsesError = ErrorFrame & { sequence: number; failed?: Json };
+export type ResponsesFrame = Frame<EventFrame, ResponsesError>;
 
-export class ResponsesStreamConverter implements StreamConverter<ResponsesFrame> {
-  private finished = false;
-  private committed = false;
-  private readonly held: Json[] = [];
+export class ResponsesEventMapper implements EventMapper<EventFrame, ResponsesError> {
   private readonly items = new Map<number, Json>();
   private sequence = 0;
+  private begun = false;
 
-  constructor(
-    private readonly toolNames: ToolNames,
-    private readonly now: () => number,
-  ) {}
+  constructor(private readonly toolNames: ToolNames) {}
 
-  get isFinished(): boolean {
-    return this.finished;
+  /** The handshake events the pipeline held go out now, in their order. */
+  begin(handshake: CodexEvent[]): EventFrame[] {
+    this.begun = true;
+    return handshake.map((held) => ({ kind: "event", event: this.named(held) }));
   }
 
-  push(upstream: CodexEvent & WithRawData): ResponsesFrame[] {
-    if (this.finished || isVendorEvent(upstream.type)) return [];
-    const event = this.restoreNames(upstream as unknown as Json);
-    if (typeof event.sequence_number === "number") this.sequence = Math.max(this.sequence, event.sequence_number);
-
-    if (upstream.type === "response.failed" || upstream.type === "error") {
-      this.finished = true;
-      const info = upstream.type === "error" ? (upstream.error ?? { code: upstream.code, message: upstream.message, param: upstream.param }) : upstream.response?.error;
-      const error = mapUpstreamFailure(info ?? undefined, this.now());
-      if (!this.committed || upstream.type !== "response.failed") return [{ kind: "error", error, sequence: this.sequence + 1 }];
-      this.fillOutput(event); // a response object always has its output, failed or not
-      return [{ kind: "error", error, sequence: this.sequence + 1, failed: event }];
-    }
-    if (!this.committed && isHandshakeEvent(upstream.type)) {
-      this.held.push(event);
-      return [];
-    }
+  map(upstream: CodexEvent & WithRawData): EventFrame[] {
+    const event = this.named(upstream);
     if (upstream.type === "response.output_item.done" && isObject(event.item) && typeof upstream.output_index === "number") {
       this.items.set(upstream.output_index, event.item);
     }
-    const terminal = isTerminalEvent(upstream.type);
-    if (terminal) this.fillOutput(event);
-
-    const frames: ResponsesFrame[] = this.committed ? [] : this.held.splice(0).map((held) => ({ kind: "event", event: held }));
-    this.committed = true;
-    const raw = event === (upstream as unknown) && !terminal ? upstream[RAW_DATA] : undefined;
-    frames.push(raw === undefined ? { kind: "event", event } : { kind: "event", event, raw });
-    if (terminal) {
-      this.finished = true;
-      frames.push({ kind: "done" });
-    }
-    return frames;
+    const raw = event === (upstream as unknown) ? upstream[RAW_DATA] : undefined;
+    return [raw === undefined ? { kind: "event", event } : { kind: "event", event, raw }];
   }
 
-  end(): ResponsesFrame[] {
-    if (this.finished) return [];
-    return [
-      this.fail(
-        new ProxyError(502, "The Codex backend closed the stream before the response was complete; the answer is truncated. Retry the request.", {
-          code: "upstream_stream_truncated",
-        }),
-      ),
-    ];
+  finish(upstream: CodexEvent): EventFrame[] {
+    const event = this.named(upstream);
+    this.fillOutput(event);
+    return [{ kind: "event", event }];
   }
 
-  fail(error: ProxyError): ResponsesFrame {
-    this.finished = true;
-    return { kind: "error", error, sequence: this.sequence + 1 };
+  /** After the answer began, the backend's `response.failed` passes through ahead of the `error` event. */
+  fail(error: ProxyError, cause?: CodexEvent): ResponsesError {
+    const event = cause ? this.named(cause) : undefined;
+    const sequence = this.sequence + 1;
+    if (!event || !this.begun || cause?.type !== "response.failed") return { kind: "error", error, sequence };
+    this.fillOutput(event); // a response object always has its output, failed or not
+    return { kind: "error", error, sequence, failed: event };
+  }
+
+  /** The event with the client's tool names, its sequence number noted. */
+  private named(upstream: CodexEvent): Json {
+    const event = this.restoreNames(upstream as unknown as Json);
+    if (typeof event.sequence_number === "number") this.sequence = Math.max(this.sequence, event.sequence_number);
+    return event;
   }
 
   /** The backend sends `output: []` (or none) in its terminal event; the client gets what was streamed. */

@@ -23,8 +23,7 @@ const echo: EventMapper<Seen> = {
 };
 const ev = (type: string, extra: Partial<CodexEvent> = {}): CodexEvent => ({ type, ...extra });
 const completed = ev("response.completed", { response: { id: "resp_1", usage: { input_tokens: 5, output_tokens: 2, total_tokens: 7 } } });
-const shown = (frames: { kind: string }[]) =>
-  frames.map((f) => (f.kind === "seen" ? (f as Seen).what : f.kind === "error" ? `error:${(f as ErrorFrame).error.code}` : f.kind));
+const shown = (frames: { kind: string }[]) => frames.map((f) => (f.kind === "seen" ? (f as Seen).what : f.kind === "error" ? `error:${(f as ErrorFrame).error.code}` : f.kind));
 
 describe("the stream's life", () => {
   it("holds the handshake until the backend accepts, drops vendor frames, and ends a completed answer with done", () => {

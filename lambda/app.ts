@@ -26,7 +26,8 @@ import { anthropicClientKey, messagesDialect } from "./dialects/messages/index.j
 import { compactDialect } from "./dialects/responses/compact.js";
 import { responsesDialect } from "./dialects/responses/index.js";
 import type { Dialect, Frame } from "./pipeline/dialect.js";
-import { runTurn, type Notes } from "./pipeline/run.js";
+import { runLocal } from "./pipeline/local-answer.js";
+import { runTurn, TurnFailed, type Turn, type TurnFacts } from "./pipeline/run.js";
 import { handleModels } from "./routes/models.js";
 import { DIALECTS, VERSION } from "./version.js";
 import type { AppRequest } from "./http/request.js";
@@ -74,13 +75,21 @@ export interface AppHandle {
 interface Route {
   methods: string[];
   auth: boolean;
-  run: (request: AppRequest, note: Notes, budgetMs?: number) => Promise<Reply>;
+  /** the answer; a model turn's comes with what it learned (throws a TurnFailed, carrying it) */
+  run: (request: AppRequest, context: RouteContext) => Promise<Reply | Turn>;
   /** how this route's clients expect an error; the OpenAI shape when unset */
   errorReply?: (error: ProxyError) => Reply;
   /** where this route's clients put the proxy key, as an Authorization value */
   credential?: (request: AppRequest) => string | null;
   /** how this route's clients send the key, for the advice of a 401 */
   keyHint?: string;
+}
+
+interface RouteContext {
+  /** the request's time budget left, in ms (Lambda) */
+  budgetMs?: number;
+  /** logs a bug (not a ProxyError) with the request's fields and its stack */
+  unexpected(err: unknown): void;
 }
 
 export function createApp(deps: AppDeps): AppHandle {
@@ -119,7 +128,7 @@ export function createApp(deps: AppDeps): AppHandle {
     auth: true,
     errorReply: (error) => dialect.errorReply(error),
     ...(dialect.clientKey ? { credential: dialect.clientKey.read, keyHint: dialect.clientKey.hint } : {}),
-    run: (request, notes, budgetMs) =>
+    run: (request, { budgetMs, unexpected }) =>
       runTurn(dialect, request, {
         tokens: deps.tokens,
         codex,
@@ -129,7 +138,7 @@ export function createApp(deps: AppDeps): AppHandle {
         bodies,
         keepAliveMs: limits.keepAliveMs,
         ...(budgetMs === undefined ? {} : { budgetMs }),
-        ...notes,
+        unexpected,
       }),
   });
   const chat = turn(chatDialect);
@@ -143,7 +152,7 @@ export function createApp(deps: AppDeps): AppHandle {
     credential: anthropicClientKey.read,
     keyHint: anthropicClientKey.hint,
     errorReply: anthropicErrorReply,
-    run: (request) => countTokens(request, limits.maxBodyBytes, bodies),
+    run: (request) => runLocal(countTokens, request, { maxBodyBytes: limits.maxBodyBytes, bodies }),
   };
   const list: Route = { methods: ["GET"], auth: true, run: () => handleModels(models, now) };
   const routes: Record<string, Route> = {
@@ -196,6 +205,14 @@ export function createApp(deps: AppDeps): AppHandle {
       return reply;
     };
     const unexpected = (err: unknown) => log.error("unexpected failure", { ...fields, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    /** What a turn learned goes into the request's line; its usage windows into /health and the answer's headers. */
+    const learned = (facts: TurnFacts) => {
+      Object.assign(fields, facts.fields);
+      if (!facts.upstreamHeaders) return;
+      clientHeaders = usageHeaders(facts.upstreamHeaders);
+      const windows = usage.observe(facts.upstreamHeaders);
+      if (windows) Object.assign(fields, limitFields(windows));
+    };
 
     try {
       const refusal = browsers.refusal(request, url);
@@ -225,25 +242,20 @@ export function createApp(deps: AppDeps): AppHandle {
         const verified = deps.clientKeys.verify(route.credential ? route.credential(request) : request.headers.get("authorization"), route.keyHint);
         await (options.budgetMs === undefined ? verified : beforeDeadline(verified, options.budgetMs));
       }
-      const reply = await route.run(
-        request,
-        {
-          annotate: (extra) => Object.assign(fields, extra),
-          ended: (extra) => record(extra, "stream ended"),
-          unexpected,
-          upstreamHeaders: (headers) => {
-            clientHeaders = usageHeaders(headers);
-            const limits = usage.observe(headers);
-            if (limits) Object.assign(fields, limitFields(limits));
-          },
-        },
-        deadline === undefined ? undefined : Math.max(1, deadline - now()),
-      );
-      return finish(reply);
-    } catch (err) {
+      const answer = await route.run(request, { unexpected, ...(deadline === undefined ? {} : { budgetMs: Math.max(1, deadline - now()) }) });
+      if (!("reply" in answer)) return finish(answer);
+      learned(answer.facts);
+      answer.ended?.then((extra) => record(extra, "stream ended"));
+      return finish(answer.reply);
+    } catch (thrown) {
+      let err = thrown;
+      if (thrown instanceof TurnFailed) {
+        learned(thrown.facts);
+        err = thrown.error;
+      }
       if (request.signal.aborted) {
         // The client left while we waited upstream; nobody will read this answer.
-        return finish(new ProxyError(499, "The client closed the request.", { code: "client_closed_request" }).toReply(), { error_code: "client_closed_request" });
+        return finish(errorReply(path, new ProxyError(499, "The client closed the request.", { code: "client_closed_request" })), { error_code: "client_closed_request" });
       }
       const error = toProxyError(err);
       if (!(err instanceof ProxyError)) unexpected(err);

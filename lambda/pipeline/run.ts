@@ -26,18 +26,33 @@ import type { DataFrame, Dialect, ErrorFrame, Frame } from "./dialect.js";
 import { malformedEvent, StreamLife, type AnswerUsage } from "./stream-life.js";
 import type { AppRequest } from "../http/request.js";
 
-export interface Notes {
-  /** adds fields to the request's log line */
-  annotate(fields: LogFields): void;
-  /** a streamed body finished; the request's line is written now */
-  ended(fields: LogFields): void;
-  /** something failed that is not a ProxyError: a bug, logged with its stack */
-  unexpected(err: unknown): void;
-  /** the upstream answered with these usage-window headers */
-  upstreamHeaders(headers: HeaderMap): void;
+/** What a turn learned, for the request's log line, its metrics and its usage headers. */
+export interface TurnFacts {
+  /** fields of the request's log line: dialect, model, time to first byte, tokens, … */
+  fields: LogFields;
+  /** the upstream answer's headers (its usage windows), once it answered */
+  upstreamHeaders?: HeaderMap;
 }
 
-export interface PipelineContext extends Notes {
+/** A turn's answer and what it learned. */
+export interface Turn {
+  reply: Reply;
+  facts: TurnFacts;
+  /** a streamed answer: resolves, when its body has ended, with the fields learned meanwhile */
+  ended?: Promise<LogFields>;
+}
+
+/** A turn that failed before its answer began: the error, and what the turn had learned by then. */
+export class TurnFailed extends Error {
+  constructor(
+    readonly error: unknown,
+    readonly facts: TurnFacts,
+  ) {
+    super("the turn failed");
+  }
+}
+
+export interface PipelineContext {
   tokens: TokenSource;
   codex: CodexClient;
   models: ModelCatalog;
@@ -48,10 +63,14 @@ export interface PipelineContext extends Notes {
   keepAliveMs: number;
   /** the request must be over within this many ms (Lambda); none locally */
   budgetMs?: number;
+  /** something failed that is not a ProxyError: a bug, logged with its stack */
+  unexpected(err: unknown): void;
 }
 
-export async function runTurn<D extends DataFrame, E extends ErrorFrame>(dialect: Dialect<D, E>, request: AppRequest, ctx: PipelineContext): Promise<Reply> {
+/** The turn's answer; a failure before the answer began is thrown as a TurnFailed. */
+export async function runTurn<D extends DataFrame, E extends ErrorFrame>(dialect: Dialect<D, E>, request: AppRequest, ctx: PipelineContext): Promise<Turn> {
   const started = ctx.now();
+  const facts: TurnFacts = { fields: {} };
   // Our own controller: the client's disconnect aborts it, and so do a cancelled body and the budget.
   const upstreamAbort = new AbortController();
   const onClientGone = () => upstreamAbort.abort();
@@ -78,9 +97,9 @@ export async function runTurn<D extends DataFrame, E extends ErrorFrame>(dialect
     const requested = (raw as { model?: unknown } | null)?.model;
     const resolved = await within(resolveModel(dialect, ctx.models, requested));
     const converted = dialect.convert(raw, resolved);
-    ctx.annotate({ dialect: dialect.name, model: resolved.model, stream: converted.stream, ...converted.fields });
+    Object.assign(facts.fields, { dialect: dialect.name, model: resolved.model, stream: converted.stream, ...converted.fields });
 
-    const events = await within(openUpstream(converted.body, credentials, ctx, upstreamAbort.signal));
+    const events = await within(openUpstream(converted.body, credentials, ctx, upstreamAbort.signal, facts));
     const life = new StreamLife(converted.mapper({ requestedModel: String(requested), now: ctx.now }), ctx.now);
     const usage = life.usage;
     frames = framesOf(events, life, ctx);
@@ -92,7 +111,7 @@ export async function runTurn<D extends DataFrame, E extends ErrorFrame>(dialect
     }
     const first = head[0] as Frame<D, E>;
     if (isErrorFrame(first)) throw first.error;
-    ctx.annotate({ ttfb_ms: ctx.now() - started });
+    facts.fields.ttfb_ms = ctx.now() - started;
 
     if (!converted.stream) {
       const collector = converted.collector();
@@ -101,8 +120,8 @@ export async function runTurn<D extends DataFrame, E extends ErrorFrame>(dialect
           if (isErrorFrame(frame)) throw frame.error;
           if (frame.kind === "done") {
             release();
-            ctx.annotate(usageFields(usage));
-            return jsonReply(200, collector.result());
+            Object.assign(facts.fields, usageFields(usage));
+            return { reply: jsonReply(200, collector.result()), facts };
           }
           collector.add(frame as D);
         }
@@ -114,7 +133,8 @@ export async function runTurn<D extends DataFrame, E extends ErrorFrame>(dialect
 
     const rest = frames;
     frames = undefined; // the writer's now: it ends them when the stream ends
-    return sseReply(head, rest, {
+    let ended: (fields: LogFields) => void = () => {};
+    const reply = sseReply(head, rest, {
       encode: (frame) => dialect.encode(frame),
       keepAliveMs: ctx.keepAliveMs,
       ...(dialect.keepAlive ? { keepAlive: dialect.keepAlive } : {}),
@@ -122,14 +142,15 @@ export async function runTurn<D extends DataFrame, E extends ErrorFrame>(dialect
       onEnd: (outcome, error) => {
         if (outcome === "cancelled") upstreamAbort.abort();
         release();
-        ctx.ended({ outcome, ...(error ? { error_code: error.code ?? error.type, error_status: error.status } : {}), ...usageFields(usage) });
+        ended({ outcome, ...(error ? { error_code: error.code ?? error.type, error_status: error.status } : {}), ...usageFields(usage) });
       },
       onCancel: () => upstreamAbort.abort(),
     });
+    return { reply, facts, ended: new Promise((resolve) => (ended = resolve)) };
   } catch (err) {
     release();
     upstreamAbort.abort();
-    throw err;
+    throw new TurnFailed(err, facts);
   } finally {
     hold.release();
     frames?.return(undefined).catch(() => {});
@@ -147,7 +168,13 @@ async function resolveModel(dialect: Pick<Dialect<DataFrame>, "modelFallback">, 
   }
 }
 
-async function openUpstream(body: Parameters<CodexClient["open"]>[0], login: Credentials, ctx: PipelineContext, signal: AbortSignal): Promise<AsyncGenerator<CodexEvent[]>> {
+async function openUpstream(
+  body: Parameters<CodexClient["open"]>[0],
+  login: Credentials,
+  ctx: PipelineContext,
+  signal: AbortSignal,
+  facts: TurnFacts,
+): Promise<AsyncGenerator<CodexEvent[]>> {
   let credentials = login;
   let result = await ctx.codex.open(body, credentials, signal);
   if (!result.ok && result.status === 401) {
@@ -158,7 +185,7 @@ async function openUpstream(body: Parameters<CodexClient["open"]>[0], login: Cre
       result = await ctx.codex.open(body, credentials, signal);
     }
   }
-  ctx.upstreamHeaders(result.headers);
+  facts.upstreamHeaders = result.headers;
   if (!result.ok) throw mapUpstreamHttpError(result, ctx.now(), ctx.tokens.loginHint);
   return result.events;
 }

@@ -5,7 +5,7 @@
  */
 import type { ClientKey, Collector, Dialect } from "../../pipeline/dialect.js";
 import { anthropicError, anthropicErrorReply } from "./errors.js";
-import { convertMessagesRequest } from "./request.js";
+import { checkMaxTokens, convertMessagesRequest } from "./request.js";
 import { encodeEvent, MessagesEventMapper, type EventFrame } from "./stream.js";
 import { estimateInputTokens } from "./tokens.js";
 
@@ -27,7 +27,8 @@ export function messagesDialect(modelMap: ModelMap): Dialect<EventFrame> {
     clientKey: anthropicClientKey,
 
     convert(raw, model) {
-      const converted = convertMessagesRequest(raw, { model: model.model, ...(model.effort ? { aliasEffort: model.effort } : {}), requireMaxTokens: true });
+      checkMaxTokens(raw);
+      const converted = convertMessagesRequest(raw, { model: model.model, ...(model.effort ? { aliasEffort: model.effort } : {}) });
       const inputTokens = estimateInputTokens(converted.body);
       return {
         body: converted.body,

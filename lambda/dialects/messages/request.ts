@@ -47,11 +47,15 @@ const WEB_SEARCH_TYPE = /^web_search_\d{8}$/;
 export const THINKING_BUDGET_BOUNDS = [4_096, 16_384] as const;
 const EFFORTS: Record<string, string> = { low: "low", medium: "medium", high: "high", max: "xhigh", xhigh: "xhigh" };
 
-export function convertMessagesRequest(raw: unknown, options: { model: string; aliasEffort?: string; requireMaxTokens: boolean }): ConvertedMessagesRequest {
-  if (!isObject(raw)) throw badRequest("The request body must be a JSON object.");
-  if (options.requireMaxTokens && !(Number.isInteger(raw.max_tokens) && (raw.max_tokens as number) > 0)) {
+/** A turn must say how long its answer may be (count_tokens need not): Anthropic's rule, kept. */
+export function checkMaxTokens(raw: unknown): void {
+  if (isObject(raw) && !(Number.isInteger(raw.max_tokens) && (raw.max_tokens as number) > 0)) {
     throw badRequest("max_tokens: a positive integer is required.", "max_tokens");
   }
+}
+
+export function convertMessagesRequest(raw: unknown, options: { model: string; aliasEffort?: string }): ConvertedMessagesRequest {
+  if (!isObject(raw)) throw badRequest("The request body must be a JSON object.");
   const stream = raw.stream == null ? false : raw.stream;
   if (typeof stream !== "boolean") throw badRequest("stream must be a boolean.", "stream");
   const toolNames = new ToolNames();

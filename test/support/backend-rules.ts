@@ -7,6 +7,9 @@
  *   the backend minted, or that was minted under another account — 400 `invalid_encrypted_content`;
  * - a tool of one of Anthropic's dated web search types (`web_search_20250305`) — 400: the backend's
  *   own search tool is `{"type":"web_search"}`.
+ * - a body that breaks the hard constraints of docs/backend.md §2: `stream` not `true`, `store` not
+ *   `false`, no string `instructions`, an `input` that is not a list, or a parameter the backend does
+ *   not take (`max_output_tokens`, `temperature`, …) — 400 `{"detail": …}`, its own words.
  * Compaction items are minted here (`mint`), so the fake knows each one's content and account.
  */
 import { randomBytes } from "node:crypto";
@@ -23,6 +26,22 @@ const error = (status: number, message: string, param: string | null, code: stri
   body: { error: { message, type: "invalid_request_error", param, code } },
 });
 
+/** Parameters the backend refuses ("Unsupported parameter: …"); docs/backend.md §2. */
+export const UNSUPPORTED_PARAMETERS = ["max_output_tokens", "temperature", "top_p", "truncation", "metadata", "user", "safety_identifier", "prompt_cache_retention"];
+
+/** The backend's refusal of a body that breaks its hard constraints, in its `{"detail"}` form, or undefined. */
+export function bodyRefusal(body: unknown): Reply | undefined {
+  const detail = (text: string): Reply => ({ kind: "json", status: 400, body: { detail: text } });
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return detail("Invalid request body");
+  const b = body as Record<string, unknown>;
+  if (b.stream !== true) return detail("Stream must be set to true");
+  if (b.store !== false) return detail("Store must be set to false"); // omitted counts as true
+  if (typeof b.instructions !== "string") return detail("Instructions are required");
+  if (!Array.isArray(b.input)) return detail("Input must be a list");
+  for (const name of UNSUPPORTED_PARAMETERS) if (name in b) return detail(`Unsupported parameter: ${name}`);
+  return undefined;
+}
+
 export class CompactionLedger {
   private readonly minted = new Map<string, Minted>();
 
@@ -35,6 +54,8 @@ export class CompactionLedger {
 
   /** The refusal the real backend would give this body, or undefined when it would accept it. */
   refusal(body: unknown, account: string): Reply | undefined {
+    const broken = bodyRefusal(body);
+    if (broken) return broken;
     const tools = (body as { tools?: unknown } | undefined)?.tools;
     for (const [i, tool] of (Array.isArray(tools) ? tools : []).entries()) {
       const type = (tool as { type?: unknown }).type;

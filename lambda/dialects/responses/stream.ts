@@ -5,6 +5,9 @@
  * - handshake events (`response.created`, `response.in_progress`) are held until the backend really
  *   accepts the request, so a refusal is still a real HTTP status;
  * - shortened tool names are restored;
+ * - output indexes are made contiguous when the backend skips one (a real recording goes 0, 2: an
+ *   item it did not stream), since the openai SDK's accumulator reads `output[output_index]` and
+ *   throws "missing output at index 2" otherwise;
  * - `response.completed` carries the streamed output items (the backend sends `output: []`, and
  *   `responses.stream().finalResponse()` reads it from there);
  * - a failure after the stream began ends with an `error` event, never with a made-up
@@ -26,6 +29,8 @@ export type ResponsesFrame = Frame<EventFrame, ResponsesError>;
 
 export class ResponsesEventMapper implements EventMapper<EventFrame, ResponsesError> {
   private readonly items = new Map<number, Json>();
+  /** the client's output index for each upstream one, given in the order items are added */
+  private readonly indexes = new Map<number, number>();
   private sequence = 0;
   private begun = false;
 
@@ -38,7 +43,7 @@ export class ResponsesEventMapper implements EventMapper<EventFrame, ResponsesEr
   }
 
   map(upstream: CodexEvent & WithRawData): EventFrame[] {
-    const event = this.named(upstream);
+    const event = this.reindexed(upstream, this.named(upstream));
     if (upstream.type === "response.output_item.done" && isObject(event.item) && typeof upstream.output_index === "number") {
       this.items.set(upstream.output_index, event.item);
     }
@@ -59,6 +64,18 @@ export class ResponsesEventMapper implements EventMapper<EventFrame, ResponsesEr
     if (!event || !this.begun || cause?.type !== "response.failed") return { kind: "error", error, sequence };
     this.fillOutput(event); // a response object always has its output, failed or not
     return { kind: "error", error, sequence, failed: event };
+  }
+
+  /** The event with the client's output index, when it differs from the backend's. */
+  private reindexed(upstream: CodexEvent, event: Json): Json {
+    const at = upstream.output_index;
+    if (typeof at !== "number") return event;
+    let index = this.indexes.get(at);
+    if (index === undefined && upstream.type === "response.output_item.added") {
+      index = this.indexes.size;
+      this.indexes.set(at, index);
+    }
+    return index === undefined || index === at ? event : { ...event, output_index: index };
   }
 
   /** The event with the client's tool names, its sequence number noted. */

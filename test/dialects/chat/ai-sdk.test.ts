@@ -5,8 +5,8 @@
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { jsonSchema, streamText, tool } from "ai";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { recorded, sseFixtureEvents } from "./support/fixtures.js";
-import { startProxy, type RunningProxy } from "./support/proxy.js";
+import { recorded, sseFixtureEvents } from "../../support/fixtures.js";
+import { startProxy, type RunningProxy } from "../../support/proxy.js";
 
 let proxy: RunningProxy;
 beforeEach(async () => {

@@ -8,8 +8,8 @@
 import { request as httpRequest } from "node:http";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { message, turnOf } from "./support/codex-turns.js";
-import { ACCOUNT_ID, startProxy, type RunningProxy } from "./support/proxy.js";
+import { message, turnOf } from "../../support/codex-turns.js";
+import { ACCOUNT_ID, startProxy, type RunningProxy } from "../../support/proxy.js";
 
 let proxy: RunningProxy;
 let client: OpenAI;

@@ -6,9 +6,9 @@
  */
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { CodexEvent } from "../lambda/codex/types.js";
-import { fixtureJson, recorded, recordedTurns, sseFixtureEvents } from "./support/fixtures.js";
-import { startProxy, type RunningProxy } from "./support/proxy.js";
+import type { CodexEvent } from "../../../lambda/codex/types.js";
+import { fixtureJson, recorded, recordedTurns, sseFixtureEvents } from "../../support/fixtures.js";
+import { startProxy, type RunningProxy } from "../../support/proxy.js";
 
 const KEY = "sk-messages-test-key-0001";
 const TEXT = recordedTurns("recorded.openai-reasoning-encrypted-content.1.jsonl")[3] as CodexEvent[];

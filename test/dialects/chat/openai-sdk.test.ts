@@ -4,8 +4,8 @@
  */
 import OpenAI from "openai";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { recorded, sseFixtureEvents } from "./support/fixtures.js";
-import { startProxy, streamedContent, type RunningProxy } from "./support/proxy.js";
+import { recorded, sseFixtureEvents } from "../../support/fixtures.js";
+import { startProxy, streamedContent, type RunningProxy } from "../../support/proxy.js";
 
 let proxy: RunningProxy;
 let client: OpenAI;

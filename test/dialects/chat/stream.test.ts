@@ -3,16 +3,16 @@
  * through the proxy with the same bytes split at random boundaries.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { CodexEvent } from "../lambda/codex/types.js";
-import { ChatEventMapper, type StreamFrame } from "../lambda/dialects/chat/stream.js";
-import { StreamLife } from "../lambda/pipeline/stream-life.js";
-import { ToolNames } from "../lambda/codex/tool-names.js";
-import { chatDialect } from "../lambda/dialects/chat/index.js";
-import { toResponse } from "../lambda/http/reply.js";
-import { sseReply } from "../lambda/http/sse.js";
-import type { ChatChunk } from "../lambda/dialects/chat/types.js";
-import { longTextTurn, recorded, recordedTurns, sseFixtureEvents } from "./support/fixtures.js";
-import { chatBody, readSse, readSseSlowly, startProxy, streamedContent, type RunningProxy } from "./support/proxy.js";
+import type { CodexEvent } from "../../../lambda/codex/types.js";
+import { ChatEventMapper, type StreamFrame } from "../../../lambda/dialects/chat/stream.js";
+import { StreamLife } from "../../../lambda/pipeline/stream-life.js";
+import { ToolNames } from "../../../lambda/codex/tool-names.js";
+import { chatDialect } from "../../../lambda/dialects/chat/index.js";
+import { toResponse } from "../../../lambda/http/reply.js";
+import { sseReply } from "../../../lambda/http/sse.js";
+import type { ChatChunk } from "../../../lambda/dialects/chat/types.js";
+import { longTextTurn, recorded, recordedTurns, sseFixtureEvents } from "../../support/fixtures.js";
+import { chatBody, readSse, readSseSlowly, startProxy, streamedContent, type RunningProxy } from "../../support/proxy.js";
 
 function convert(events: readonly CodexEvent[], includeUsage = true, toolNames = new ToolNames()): StreamFrame[] {
   return new StreamLife(new ChatEventMapper({ id: "chatcmpl-test", created: 1, model: "gpt-5.5", includeUsage, toolNames }), () => 0).run(events);

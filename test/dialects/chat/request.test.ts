@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
-import { recorded } from "./support/fixtures.js";
-import { ACCOUNT_ID, startProxy, type RunningProxy } from "./support/proxy.js";
+import { recorded } from "../../support/fixtures.js";
+import { ACCOUNT_ID, startProxy, type RunningProxy } from "../../support/proxy.js";
 
 let proxy: RunningProxy;
 const TEXT_TURN = recorded("recorded.openai-phase.1.jsonl");

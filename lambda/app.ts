@@ -10,12 +10,14 @@ import type { TokenSource } from "./auth/tokens.js";
 import { CodexClient } from "./codex/client.js";
 import type { Upstream } from "./codex/http.js";
 import { readRateLimits, usageHeaders, type RateLimits } from "./codex/rate-limits.js";
+import { RecentActivity } from "./observe/recent.js";
+import { handleStatus, type StatusSources } from "./routes/status.js";
+import { statusPage } from "./routes/status-page.js";
 import type { CoreConfig } from "./config.js";
 import { ProxyError, toProxyError } from "./errors.js";
 import { BodyBudget } from "./http/body.js";
 import { beforeDeadline } from "./http/deadline.js";
 import { BrowserPolicy } from "./http/browser-policy.js";
-import type { HeaderMap } from "./http/headers.js";
 import { isStreamed, jsonReply, toResponse, type Reply } from "./http/reply.js";
 import { silentLogger, type LogFields, type Logger } from "./log.js";
 import { ModelCatalog } from "./models/catalog.js";
@@ -47,6 +49,8 @@ export interface AppDeps {
   limits?: AppLimits;
   /** called once per request, when its answer is complete, with the facts of its log line */
   onRequestEnd?: (fields: LogFields) => void;
+  /** where the app runs, for /status: locally, or on Lambda (and which instance) */
+  runtime?: StatusSources["runtime"];
 }
 
 export interface AppLimits {
@@ -110,7 +114,8 @@ export function createApp(deps: AppDeps): AppHandle {
   });
   const bodies = new BodyBudget(limits.bodyBudgetBytes);
   const browsers = new BrowserPolicy(deps.clientKeys.enforced, deps.config.corsOrigins);
-  const usage = new UsageWindows(now);
+  const startedAt = now();
+  const recent = new RecentActivity(now);
   const models = new ModelCatalog({
     allowed: deps.config.allowedModels,
     now,
@@ -155,6 +160,17 @@ export function createApp(deps: AppDeps): AppHandle {
     run: (request) => runLocal(countTokens, request, { maxBodyBytes: limits.maxBodyBytes, bodies }),
   };
   const list: Route = { methods: ["GET"], auth: true, run: () => handleModels(models, now) };
+  const status: StatusSources = {
+    version: VERSION,
+    startedAt,
+    now,
+    runtime: deps.runtime ?? { kind: "local" },
+    upstream: upstreamHost,
+    clientKeys: deps.clientKeys.enforced ? "required" : "not configured",
+    login: () => deps.tokens.describe(),
+    models,
+    recent,
+  };
   const routes: Record<string, Route> = {
     "/v1/chat/completions": chat,
     "/chat/completions": chat,
@@ -179,10 +195,15 @@ export function createApp(deps: AppDeps): AppHandle {
           token_source: deps.tokens.kind,
           models: models.source,
           client_keys: deps.clientKeys.enforced ? "required" : "not configured",
-          usage_limits: usage.latest ?? null,
+          usage_limits: recent.windows ?? null,
         }),
     },
+    // The page holds no facts (it reads them from /v1/status, with a key when keys are set).
+    "/status": { methods: ["GET", "HEAD"], auth: false, run: async () => statusPage() },
+    "/v1/status": { methods: ["GET"], auth: true, run: () => handleStatus(status) },
   };
+  /** routes whose requests stay out of /status's history: the page polls them */
+  const unlisted = new Set(["/status", "/v1/status", "/health"]);
 
   const handle: App = async (request, options = {}) => {
     const started = now();
@@ -195,6 +216,7 @@ export function createApp(deps: AppDeps): AppHandle {
       const line = { ...fields, ms: now() - started, ...extra };
       log.info(msg, line);
       deps.onRequestEnd?.(line);
+      if (!unlisted.has(path)) recent.add(line);
     };
     // Every Reply here is the app's own, fresh for this request, so its headers are completed in place.
     const finish = (reply: Reply, extra: LogFields = {}): Reply => {
@@ -210,8 +232,10 @@ export function createApp(deps: AppDeps): AppHandle {
       Object.assign(fields, facts.fields);
       if (!facts.upstreamHeaders) return;
       clientHeaders = usageHeaders(facts.upstreamHeaders);
-      const windows = usage.observe(facts.upstreamHeaders);
-      if (windows) Object.assign(fields, limitFields(windows));
+      const windows = readRateLimits(facts.upstreamHeaders, now());
+      if (!windows) return;
+      recent.windows = windows;
+      Object.assign(fields, limitFields(windows));
     };
 
     try {
@@ -223,7 +247,7 @@ export function createApp(deps: AppDeps): AppHandle {
       if (!route) {
         throw new ProxyError(
           404,
-          `No route ${request.method} ${url.pathname}. This proxy serves POST /v1/chat/completions, POST /v1/responses, POST /v1/responses/compact, POST /v1/messages, GET /v1/models and GET /health.`,
+          `No route ${request.method} ${url.pathname}. This proxy serves POST /v1/chat/completions, POST /v1/responses, POST /v1/responses/compact, POST /v1/messages, GET /v1/models, GET /health, GET /status (a page) and GET /v1/status.`,
           {
             code: "unknown_url",
           },
@@ -259,6 +283,10 @@ export function createApp(deps: AppDeps): AppHandle {
       }
       const error = toProxyError(err);
       if (!(err instanceof ProxyError)) unexpected(err);
+      if (error.code === "usage_limit_reached") {
+        const retry = Number(error.headers["retry-after"]);
+        recent.hitLimit(Number.isFinite(retry) ? retry : undefined);
+      }
       return finish(errorReply(path, error), { error_code: error.code ?? error.type });
     }
   };
@@ -270,19 +298,6 @@ export function createApp(deps: AppDeps): AppHandle {
   };
 
   return { handle, fetch: async (request, options) => toResponse(await handle(request, options)), models, errorReply };
-}
-
-/** The latest usage windows the backend reported, for /health. */
-class UsageWindows {
-  latest: RateLimits | undefined;
-
-  constructor(private readonly now: () => number) {}
-
-  observe(headers: HeaderMap): RateLimits | undefined {
-    const limits = readRateLimits(headers, this.now());
-    if (limits) this.latest = limits;
-    return limits;
-  }
 }
 
 function limitFields(limits: RateLimits): LogFields {

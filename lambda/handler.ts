@@ -5,6 +5,7 @@
  * stream, never lets an exception escape (a throw becomes trailers no client sees), and bounds every
  * request by the function's remaining time, since a client disconnect is invisible here.
  */
+import { randomUUID } from "node:crypto";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Context, LambdaFunctionURLEvent } from "aws-lambda";
 import { createApp, type App } from "./app.js";
@@ -36,6 +37,16 @@ let warmUp: Record<string, Promise<unknown>> = {};
 let warmUpStarted = 0;
 const WARM_UP_MS = 5_000;
 
+/**
+ * Which execution environment this is, for /status: the id at the end of its log stream's name
+ * (`2026/12/06/[$LATEST]0123abcd…`), which CloudWatch shows too; a random one when there is none.
+ */
+function instanceName(): string {
+  const stream = process.env.AWS_LAMBDA_LOG_STREAM_NAME ?? "";
+  const id = /\]([0-9a-f]{8,})$/.exec(stream)?.[1];
+  return id ? id.slice(0, 12) : randomUUID().slice(0, 8);
+}
+
 /** Built once per cold start; a configuration error is served as a clear 500 instead of a crash loop. */
 let errorReply: (path: string, error: ProxyError) => Reply = (_, error) => error.toReply();
 const app: App | ProxyError = (() => {
@@ -49,7 +60,11 @@ const app: App | ProxyError = (() => {
         ? new SecretTokenSource(secrets, config.tokens.secretId, { log })
         : FileTokenSource.load(config.tokens.path, { refresh: { url: config.refreshUrl, fetch: upstream.fetch }, log });
     const clientKeys: ClientKeyCheck = config.keys.kind === "secret" ? new SecretClientKeys(secrets, config.keys.secretId, log) : new StaticClientKeys(config.keys.keys);
-    const { handle, models, errorReply: routeError } = createApp({ tokens, clientKeys, upstream, config, log, onRequestEnd: requestMetrics() });
+    const {
+      handle,
+      models,
+      errorReply: routeError,
+    } = createApp({ tokens, clientKeys, upstream, config, log, onRequestEnd: requestMetrics(), runtime: { kind: "lambda", instance: instanceName() } });
     errorReply = routeError;
     // The login and the model catalog (which also opens the upstream connection), and the client keys.
     warmUpStarted = Date.now();

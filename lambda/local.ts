@@ -36,7 +36,13 @@ function tokenSource(config: LocalConfig, fetch: Fetch, log: Logger): TokenSourc
     const apiKey = config.openaiApiKey;
     if (!(err instanceof AuthFileError) || !apiKey || !err.message.startsWith("No Codex login")) throw err;
     const credentials: Credentials = { kind: "apikey", apiKey };
-    return { kind: "OPENAI_API_KEY", loginHint: "check OPENAI_API_KEY.", get: async () => credentials, recover: async () => undefined };
+    return {
+      kind: "OPENAI_API_KEY",
+      loginHint: "check OPENAI_API_KEY.",
+      get: async () => credentials,
+      recover: async () => undefined,
+      describe: async () => ({ name: "OPENAI_API_KEY", state: "ok", plan: "API key" }),
+    };
   }
 }
 

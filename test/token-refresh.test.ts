@@ -84,6 +84,10 @@ describe("refresh in one process", () => {
       }
       expect(h.oauth.calls.length - callsBefore).toBe(1);
       expect(readFileSync(p.authPath, "utf8")).toBe(before);
+      // the status page says the login is dead, and what to do
+      const status = (await (await fetch(`${p.baseURL}/status`)).json()) as { logins: { state: string; advice?: string }[] };
+      expect(status.logins[0]?.state).toBe("dead");
+      expect(status.logins[0]?.advice).toContain("codex login");
     },
   );
 

@@ -21,7 +21,8 @@ import { AuthFileError, parseAuthJson, type ParsedAuth } from "./auth-json.js";
 import { LockTimeoutError, withFileLock, type LockOptions } from "./file-lock.js";
 import { isExpired, refreshDue } from "./freshness.js";
 import { applyRefresh, loginDeadError, refreshWithRetry, RefreshError, type RefreshOptions, type RefreshResult } from "./oauth.js";
-import { sameCredentials, type Credentials, type TokenSource } from "./tokens.js";
+import { loginFacts } from "./login-facts.js";
+import { sameCredentials, type Credentials, type LoginFacts, type TokenSource } from "./tokens.js";
 
 export interface FileTokenOptions {
   /** where and how to refresh; without it the file is only re-read, never refreshed */
@@ -106,6 +107,13 @@ export class FileTokenSource implements TokenSource {
       this.proactiveRetryAt = this.now() + 60_000;
       return current.credentials;
     }
+  }
+
+  async describe(): Promise<LoginFacts> {
+    const current = this.current;
+    if (this.dead?.refreshToken === current.refreshToken) return loginFacts(this.name, current, "dead", `The login can no longer be refreshed: ${this.loginHint}`);
+    if (this.inflight) return loginFacts(this.name, current, "refreshing", "A new access token is being fetched; requests wait for it.");
+    return loginFacts(this.name, current, "ok");
   }
 
   async recover(rejected: Credentials): Promise<Credentials | undefined> {

@@ -7,14 +7,15 @@
  * newer, it asks Secrets Manager to rotate the secret — the rotation function refreshes, and the
  * service runs one rotation at a time — and waits, bounded, for the new AWSCURRENT version.
  */
-import { RotateSecretCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { DescribeSecretCommand, RotateSecretCommand, type DescribeSecretCommandOutput, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { ProxyError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
 import { AuthFileError, parseAuthJson, type ParsedAuth } from "./auth-json.js";
 import { isExpired, refreshDue } from "./freshness.js";
-import { isMarkedDead } from "./login-marks.js";
+import { loginFacts } from "./login-facts.js";
+import { DEAD_LOGIN_TAG, fingerprint, isMarkedDead } from "./login-marks.js";
 import { readSecret, secretError } from "./secrets.js";
-import { sameCredentials, type Credentials, type TokenSource } from "./tokens.js";
+import { sameCredentials, type Credentials, type LoginFacts, type TokenSource } from "./tokens.js";
 import { TtlCache } from "./ttl-cache.js";
 
 export const UPLOAD_HINT =
@@ -37,6 +38,8 @@ export class SecretTokenSource implements TokenSource {
   private nextNudgeAt = 0;
   private readonly now: () => number;
   private readonly log: Logger;
+  /** the secret's rotation dates and marks, for /status: read at most twice a minute */
+  private readonly description: TtlCache<DescribeSecretCommandOutput>;
 
   constructor(
     private readonly client: SecretsManagerClient,
@@ -46,6 +49,32 @@ export class SecretTokenSource implements TokenSource {
     this.now = options.now ?? Date.now;
     this.log = options.log ?? silentLogger;
     this.cache = new TtlCache(async () => parseSecret(await readSecret(client, secretId), secretId), options.ttlMs ?? 300_000, this.now);
+    this.description = new TtlCache(() => client.send(new DescribeSecretCommand({ SecretId: secretId })), 30_000, this.now);
+  }
+
+  async describe(): Promise<LoginFacts> {
+    let auth: ParsedAuth;
+    try {
+      auth = await this.cache.get();
+    } catch (err) {
+      const advice = err instanceof ProxyError ? err.message : `The login could not be read from ${this.secretId}.`;
+      return { name: this.secretId, state: "missing", advice };
+    }
+    let secret: DescribeSecretCommandOutput | undefined;
+    try {
+      secret = await this.description.get();
+    } catch (err) {
+      this.log.warn("could not describe the tokens secret for /status", { error: String(err) });
+    }
+    const dead = auth.refreshToken !== undefined && (secret?.Tags ?? []).some((t) => t.Key === DEAD_LOGIN_TAG && t.Value === fingerprint(auth.refreshToken as string));
+    const facts = dead
+      ? loginFacts(this.secretId, auth, "dead", `The login can no longer be refreshed: ${UPLOAD_HINT}`)
+      : this.renewing
+        ? loginFacts(this.secretId, auth, "refreshing", "Secrets Manager is rotating the login; requests wait for the new one.")
+        : loginFacts(this.secretId, auth, "ok");
+    if (secret?.NextRotationDate) facts.next_rotation = new Date(secret.NextRotationDate).toISOString();
+    if (secret?.LastRotatedDate) facts.last_rotation = new Date(secret.LastRotatedDate).toISOString();
+    return facts;
   }
 
   async get(): Promise<Credentials> {

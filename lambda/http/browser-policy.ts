@@ -36,7 +36,8 @@ export class BrowserPolicy {
       );
     }
     const origin = request.headers.get("origin");
-    if (origin !== null && !this.origins.includes(origin)) {
+    // The proxy's own page (/status) is no foreign site: its origin is the loopback one asked here.
+    if (origin !== null && origin !== url.origin && !this.origins.includes(origin)) {
       return new ProxyError(
         403,
         `Requests from web pages (Origin '${origin.slice(0, 200)}') are refused: without PROXY_API_KEYS any site you visit could use your subscription. List the origin in CORS_ORIGINS to allow it, or set PROXY_API_KEYS.`,

@@ -22,6 +22,9 @@ interface Secret {
   rotationEnabled: boolean;
   rotationLambdaArn?: string;
   rotationRules?: unknown;
+  /** when the service would rotate it next, and last did (as DescribeSecret gives them: epoch seconds) */
+  nextRotationDate?: number;
+  lastRotatedDate?: number;
   tags: Map<string, string>;
 }
 
@@ -150,6 +153,8 @@ export class FakeSecretsManager {
           RotationEnabled: s.rotationEnabled,
           RotationLambdaARN: s.rotationLambdaArn,
           RotationRules: s.rotationRules,
+          ...(s.nextRotationDate === undefined ? {} : { NextRotationDate: s.nextRotationDate }),
+          ...(s.lastRotatedDate === undefined ? {} : { LastRotatedDate: s.lastRotatedDate }),
           VersionIdsToStages: Object.fromEntries([...s.versions.values()].filter((v) => v.stages.size > 0).map((v) => [v.id, [...v.stages]])),
           ...(s.tags.size ? { Tags: [...s.tags].map(([Key, Value]) => ({ Key, Value })) } : {}),
         };

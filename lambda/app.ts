@@ -5,7 +5,8 @@
  * adapters write without building fetch classes; `fetch` is the same app as `(Request) => Response`.
  */
 import { randomUUID } from "node:crypto";
-import type { ClientKeyCheck } from "./auth/client-keys.js";
+import type { ClientKeyCheck, KeyGrant } from "./auth/client-keys.js";
+import { LoginPool, type Login } from "./auth/logins.js";
 import type { TokenSource } from "./auth/tokens.js";
 import { CodexClient } from "./codex/client.js";
 import type { Upstream } from "./codex/http.js";
@@ -39,7 +40,10 @@ import { asksForWebSocket, webSocketRefused } from "./http/websocket.js";
 export type App = (request: AppRequest, options?: { budgetMs?: number }) => Promise<Reply>;
 
 export interface AppDeps {
+  /** the login, when there is one; see `logins` */
   tokens: TokenSource;
+  /** several named logins behind one endpoint (auth/logins.ts); the first is the primary. Unset: `tokens`, as "default" */
+  logins?: readonly Login[];
   clientKeys: ClientKeyCheck;
   upstream: Upstream;
   config: CoreConfig;
@@ -92,6 +96,8 @@ interface Route {
 interface RouteContext {
   /** the request's time budget left, in ms (Lambda) */
   budgetMs?: number;
+  /** the logins the request's key may use; all when unset */
+  allowedLogins?: readonly string[];
   /** logs a bug (not a ProxyError) with the request's fields and its stack */
   unexpected(err: unknown): void;
 }
@@ -116,14 +122,24 @@ export function createApp(deps: AppDeps): AppHandle {
   const browsers = new BrowserPolicy(deps.clientKeys.enforced, deps.config.corsOrigins);
   const startedAt = now();
   const recent = new RecentActivity(now);
+  const pool = new LoginPool(deps.logins && deps.logins.length > 0 ? deps.logins : [{ name: "default", source: deps.tokens }], now);
   const models = new ModelCatalog({
     allowed: deps.config.allowedModels,
     now,
     onError: (err) => log.warn("model catalog unavailable, using the previous or built-in list", { error: String(err) }),
+    // The catalog is the same for every login: the first that can be read serves it.
     fetchCatalog: async () => {
-      const credentials = await deps.tokens.get();
-      if (credentials.kind !== "chatgpt") throw new Error("API-key logins have no Codex model catalog");
-      return codex.models(credentials, AbortSignal.timeout(10_000));
+      let failure: unknown;
+      for (const login of pool.logins) {
+        try {
+          const credentials = await login.source.get();
+          if (credentials.kind !== "chatgpt") throw new Error("API-key logins have no Codex model catalog");
+          return await codex.models(credentials, AbortSignal.timeout(10_000));
+        } catch (err) {
+          failure = err;
+        }
+      }
+      throw failure;
     },
   });
   const upstreamHost = new URL(deps.config.codexBaseUrl).host;
@@ -133,9 +149,10 @@ export function createApp(deps: AppDeps): AppHandle {
     auth: true,
     errorReply: (error) => dialect.errorReply(error),
     ...(dialect.clientKey ? { credential: dialect.clientKey.read, keyHint: dialect.clientKey.hint } : {}),
-    run: (request, { budgetMs, unexpected }) =>
+    run: (request, { budgetMs, unexpected, allowedLogins }) =>
       runTurn(dialect, request, {
-        tokens: deps.tokens,
+        logins: pool,
+        ...(allowedLogins ? { allowedLogins } : {}),
         codex,
         models,
         now,
@@ -167,7 +184,7 @@ export function createApp(deps: AppDeps): AppHandle {
     runtime: deps.runtime ?? { kind: "local" },
     upstream: upstreamHost,
     clientKeys: deps.clientKeys.enforced ? "required" : "not configured",
-    login: () => deps.tokens.describe(),
+    logins: () => pool.describe(),
     models,
     recent,
   };
@@ -195,13 +212,23 @@ export function createApp(deps: AppDeps): AppHandle {
           token_source: deps.tokens.kind,
           models: models.source,
           client_keys: deps.clientKeys.enforced ? "required" : "not configured",
-          usage_limits: recent.windows ?? null,
+          usage_limits: recent.windowsOf(pool.primary.name) ?? null,
+          // several logins: each one's state and windows (a single login's are above, as before)
+          ...(pool.size > 1 ? { logins: await loginsHealth() } : {}),
         }),
     },
     // The page holds no facts (it reads them from /v1/status, with a key when keys are set).
     "/status": { methods: ["GET", "HEAD"], auth: false, run: async () => statusPage() },
     "/v1/status": { methods: ["GET"], auth: true, run: () => handleStatus(status) },
   };
+  async function loginsHealth() {
+    return (await pool.describe()).map((l) => ({
+      name: l.name,
+      state: l.resting_until ? "resting" : l.state,
+      ...(l.resting_until ? { resting_until: l.resting_until } : {}),
+      usage_limits: recent.windowsOf(l.name) ?? null,
+    }));
+  }
   /** routes whose requests stay out of /status's history: the page polls them */
   const unlisted = new Set(["/status", "/v1/status", "/health"]);
 
@@ -226,6 +253,7 @@ export function createApp(deps: AppDeps): AppHandle {
       if (!isStreamed(reply)) record({});
       return reply;
     };
+    let grant: KeyGrant = {};
     const unexpected = (err: unknown) => log.error("unexpected failure", { ...fields, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
     /** What a turn learned goes into the request's line; its usage windows into /health and the answer's headers. */
     const learned = (facts: TurnFacts) => {
@@ -234,7 +262,7 @@ export function createApp(deps: AppDeps): AppHandle {
       clientHeaders = usageHeaders(facts.upstreamHeaders);
       const windows = readRateLimits(facts.upstreamHeaders, now());
       if (!windows) return;
-      recent.windows = windows;
+      recent.observe(loginOf(facts.fields) ?? pool.primary.name, windows);
       Object.assign(fields, limitFields(windows));
     };
 
@@ -264,9 +292,13 @@ export function createApp(deps: AppDeps): AppHandle {
       const deadline = options.budgetMs === undefined ? undefined : now() + options.budgetMs;
       if (route.auth) {
         const verified = deps.clientKeys.verify(route.credential ? route.credential(request) : request.headers.get("authorization"), route.keyHint);
-        await (options.budgetMs === undefined ? verified : beforeDeadline(verified, options.budgetMs));
+        grant = await (options.budgetMs === undefined ? verified : beforeDeadline(verified, options.budgetMs));
       }
-      const answer = await route.run(request, { unexpected, ...(deadline === undefined ? {} : { budgetMs: Math.max(1, deadline - now()) }) });
+      const answer = await route.run(request, {
+        unexpected,
+        ...(deadline === undefined ? {} : { budgetMs: Math.max(1, deadline - now()) }),
+        ...(grant.logins ? { allowedLogins: grant.logins } : {}),
+      });
       if (!("reply" in answer)) return finish(answer);
       learned(answer.facts);
       answer.ended?.then((extra) => record(extra, "stream ended"));
@@ -283,10 +315,6 @@ export function createApp(deps: AppDeps): AppHandle {
       }
       const error = toProxyError(err);
       if (!(err instanceof ProxyError)) unexpected(err);
-      if (error.code === "usage_limit_reached") {
-        const retry = Number(error.headers["retry-after"]);
-        recent.hitLimit(Number.isFinite(retry) ? retry : undefined);
-      }
       return finish(errorReply(path, error), { error_code: error.code ?? error.type });
     }
   };
@@ -298,6 +326,11 @@ export function createApp(deps: AppDeps): AppHandle {
   };
 
   return { handle, fetch: async (request, options) => toResponse(await handle(request, options)), models, errorReply };
+}
+
+/** Which login a request's facts are about: the one it names, else the only one. */
+function loginOf(fields: LogFields): string | undefined {
+  return typeof fields.login === "string" ? fields.login : undefined;
 }
 
 function limitFields(limits: RateLimits): LogFields {

@@ -2,8 +2,9 @@
  * Environment variables and flags -> one typed config, read and validated once at start. A bad
  * value stops the start with a message that names the variable.
  */
+import { readdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { LOG_LEVELS, type LogLevel } from "./log.js";
 
 export class ConfigError extends Error {
@@ -36,9 +37,36 @@ export interface CoreConfig {
 export interface LocalConfig extends CoreConfig {
   port: number;
   host: string;
+  /** the first login's file */
   authPath: string;
-  proxyApiKeys: string[];
+  /** every login: one ("default") unless several auth paths, or a folder of them, are given */
+  logins: { name: string; path: string }[];
+  proxyApiKeys: ClientKey[];
   openaiApiKey?: string;
+}
+
+/** A login's name: what keys, logs, metrics and /status call it (auth/logins.ts). */
+export const LOGIN_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+/** A client key, and the logins it is bound to (all when unset). */
+export interface ClientKey {
+  key: string;
+  logins?: readonly string[];
+}
+
+/**
+ * Keys' bindings, checked against the logins there are: a key bound to a login that does not exist
+ * would be refused on every request, so it is a configuration error, said at start.
+ */
+export function checkBindings(keys: readonly ClientKey[], logins: readonly string[], where: string): void {
+  for (const { key, logins: bound } of keys) {
+    const unknown = (bound ?? []).filter((name) => !logins.includes(name));
+    if (unknown.length > 0) {
+      throw new ConfigError(
+        `${where}: a key ending in '${key.slice(-4)}' is bound to ${unknown.map((n) => `'${n}'`).join(", ")}, which is no login of this proxy (its logins: ${logins.join(", ")}).`,
+      );
+    }
+  }
 }
 
 export const DEFAULTS = {
@@ -80,9 +108,18 @@ export function readLocalConfig(env: Env, argv: readonly string[]): LocalCommand
     ...readCoreConfig(env),
     port: portText === undefined ? DEFAULTS.port : port(portText, flags.port !== undefined ? "--port" : "PORT"),
     host: flags.host ?? set(env, "HOST") ?? DEFAULTS.host,
-    authPath: expandHome(flags.authPath ?? set(env, "CODEX_AUTH_PATH") ?? join(homedir(), ".codex", "auth.json")),
+    authPath: "",
+    logins: [],
     proxyApiKeys: apiKeys(env),
   };
+  config.logins = loginPaths(flags.authPaths ?? (set(env, "CODEX_AUTH_PATH") ? list(env, "CODEX_AUTH_PATH") : [join(homedir(), ".codex", "auth.json")]));
+  config.authPath = (config.logins[0] as { path: string }).path;
+  const names = config.logins.map((l) => l.name);
+  try {
+    checkBindings(config.proxyApiKeys, names, "PROXY_API_KEYS");
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message} Bind a key with key@login (or key@login+login).`);
+  }
   const apiKey = set(env, "OPENAI_API_KEY");
   if (apiKey !== undefined) config.openaiApiKey = apiKey;
   if (config.proxyApiKeys.length === 0 && !isLoopback(config.host)) {
@@ -102,7 +139,7 @@ interface Flags {
   version?: boolean;
   port?: string;
   host?: string;
-  authPath?: string;
+  authPaths?: string[];
 }
 
 function parseFlags(argv: readonly string[]): Flags {
@@ -119,7 +156,7 @@ function parseFlags(argv: readonly string[]): Flags {
     else if (name === "--version" || name === "-v") flags.version = true;
     else if (name === "--port") flags.port = value();
     else if (name === "--host") flags.host = value();
-    else if (name === "--auth-path") flags.authPath = value();
+    else if (name === "--auth-path") flags.authPaths = [...(flags.authPaths ?? []), value()];
     else throw new ConfigError(`Unknown option ${arg}. Run with --help to see the options.`);
   }
   return flags;
@@ -201,13 +238,66 @@ function list(env: Env, name: string): string[] {
   return items;
 }
 
-/** Keys travel in an HTTP header, which carries printable ASCII only. */
-function apiKeys(env: Env): string[] {
+/**
+ * Keys travel in an HTTP header, which carries printable ASCII only. `key@alice+bob` binds a key to
+ * the logins alice and bob (auth/logins.ts); a key without `@login` may use every login.
+ */
+function apiKeys(env: Env): ClientKey[] {
   const keys = list(env, "PROXY_API_KEYS");
   if (keys.some((key) => !/^[\x21-\x7e]+$/.test(key))) {
     throw new ConfigError("PROXY_API_KEYS holds a key with a space, a control or a non-ASCII character; an HTTP header cannot carry it. Use letters, digits and punctuation only.");
   }
-  return keys;
+  return keys.map((entry) => {
+    const at = entry.lastIndexOf("@");
+    const logins = at > 0 ? entry.slice(at + 1).split("+") : [];
+    if (at <= 0 || !logins.every((name) => LOGIN_NAME.test(name))) return { key: entry };
+    return { key: entry.slice(0, at), logins };
+  });
+}
+
+/**
+ * The logins' files: each entry a file (named by it: `alice.json` is alice, `~/.codex-bob/auth.json`
+ * is codex-bob), `name=path`, or a folder whose `*.json` files are the logins. One login alone is
+ * named "default", as a deployment that names none has.
+ */
+function loginPaths(entries: readonly string[]): { name: string; path: string }[] {
+  const logins: { name: string; path: string }[] = [];
+  for (const entry of entries) {
+    const eq = entry.indexOf("=");
+    const named = eq > 0 && LOGIN_NAME.test(entry.slice(0, eq)) ? { name: entry.slice(0, eq), path: expandHome(entry.slice(eq + 1)) } : undefined;
+    const path = named?.path ?? expandHome(entry);
+    let folder = false;
+    try {
+      folder = !named && statSync(path).isDirectory();
+    } catch {
+      // a missing file is the token source's to report, with the fix
+    }
+    if (folder) {
+      const files = readdirSync(path)
+        .filter((f) => f.endsWith(".json") && !f.startsWith("."))
+        .sort();
+      if (files.length === 0) throw new ConfigError(`The folder ${path} holds no login (*.json). Put each login's auth.json in it as <name>.json.`);
+      for (const file of files) logins.push({ name: loginName(file.slice(0, -5), join(path, file)), path: join(path, file) });
+    } else logins.push(named ?? { name: loginName(basename(path).replace(/\.json$/, ""), path), path });
+  }
+  if (logins.length === 1) return [{ name: "default", path: (logins[0] as { path: string }).path }];
+  const seen = new Set<string>();
+  for (const { name } of logins) {
+    if (seen.has(name)) throw new ConfigError(`Two logins are named '${name}'. Name them with --auth-path name=path.`);
+    seen.add(name);
+  }
+  return logins;
+}
+
+/** A login's name from its file: the file's name, or for an auth.json its folder's (without leading dots). */
+function loginName(stem: string, path: string): string {
+  const raw = stem === "auth" ? basename(dirname(path)).replace(/^\.+/, "") : stem;
+  const name = raw
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, "-")
+    .slice(0, 32);
+  if (!LOGIN_NAME.test(name)) throw new ConfigError(`Cannot name the login at ${path}. Name it with --auth-path name=path (letters, digits, - and _).`);
+  return name;
 }
 
 function logLevel(env: Env): LogLevel {
@@ -223,7 +313,9 @@ function expandHome(path: string): string {
 /** Lambda mode: tokens and keys from Secrets Manager, or (for `npm run dev:lambda`) a file and env keys. */
 export interface LambdaConfig extends CoreConfig {
   tokens: { kind: "secret"; secretId: string } | { kind: "file"; path: string };
-  keys: { kind: "secret"; secretId: string } | { kind: "static"; keys: string[] };
+  /** CODEX_LOGINS: more logins, each in a secret of its own, beside the default one */
+  moreLogins: { name: string; secretId: string }[];
+  keys: { kind: "secret"; secretId: string } | { kind: "static"; keys: ClientKey[] };
 }
 
 export function readLambdaConfig(env: Env): LambdaConfig {
@@ -236,9 +328,20 @@ export function readLambdaConfig(env: Env): LambdaConfig {
   if (!keysSecret && staticKeys.length === 0) {
     throw new ConfigError("API_KEYS_SECRET_ID is not set (nor PROXY_API_KEYS): a public Function URL is never served without client keys.");
   }
+  const moreLogins = list(env, "CODEX_LOGINS").map((entry) => {
+    const eq = entry.indexOf("=");
+    const name = entry.slice(0, eq);
+    if (eq <= 0 || !LOGIN_NAME.test(name) || name === "default" || entry.length === eq + 1) {
+      throw new ConfigError(`CODEX_LOGINS is a comma-separated list of name=secret-id pairs (names of letters, digits, - and _, not 'default'); got '${entry}'.`);
+    }
+    return { name, secretId: entry.slice(eq + 1) };
+  });
+  if (new Set(moreLogins.map((l) => l.name)).size !== moreLogins.length) throw new ConfigError("CODEX_LOGINS names a login twice.");
+  checkBindings(staticKeys, ["default", ...moreLogins.map((l) => l.name)], "PROXY_API_KEYS");
   return {
     ...core,
     tokens: codexSecret ? { kind: "secret", secretId: codexSecret } : { kind: "file", path: expandHome(authPath as string) },
+    moreLogins,
     keys: keysSecret ? { kind: "secret", secretId: keysSecret } : { kind: "static", keys: staticKeys },
   };
 }

@@ -13,6 +13,7 @@ import { StaticClientKeys, type ClientKeyCheck } from "./auth/client-keys.js";
 import { FileTokenSource } from "./auth/file-store.js";
 import { SecretClientKeys } from "./auth/secret-keys.js";
 import { SecretTokenSource } from "./auth/secret-store.js";
+import type { Login } from "./auth/logins.js";
 import type { TokenSource } from "./auth/tokens.js";
 import { createUpstream } from "./codex/http.js";
 import { readLambdaConfig } from "./config.js";
@@ -59,12 +60,28 @@ const app: App | ProxyError = (() => {
       config.tokens.kind === "secret"
         ? new SecretTokenSource(secrets, config.tokens.secretId, { log })
         : FileTokenSource.load(config.tokens.path, { refresh: { url: config.refreshUrl, fetch: upstream.fetch }, log });
-    const clientKeys: ClientKeyCheck = config.keys.kind === "secret" ? new SecretClientKeys(secrets, config.keys.secretId, log) : new StaticClientKeys(config.keys.keys);
+    // The default login, then each of CODEX_LOGINS in a secret of its own.
+    const logins: Login[] = [
+      { name: "default", source: tokens },
+      ...config.moreLogins.map(({ name, secretId }) => ({ name, source: new SecretTokenSource(secrets, secretId, { log }) })),
+    ];
+    const names = logins.map((l) => l.name);
+    const clientKeys: ClientKeyCheck =
+      config.keys.kind === "secret" ? new SecretClientKeys(secrets, config.keys.secretId, log, undefined, undefined, names) : new StaticClientKeys(config.keys.keys);
     const {
       handle,
       models,
       errorReply: routeError,
-    } = createApp({ tokens, clientKeys, upstream, config, log, onRequestEnd: requestMetrics(), runtime: { kind: "lambda", instance: instanceName() } });
+    } = createApp({
+      tokens,
+      logins,
+      clientKeys,
+      upstream,
+      config,
+      log,
+      onRequestEnd: requestMetrics(),
+      runtime: { kind: "lambda", instance: instanceName() },
+    });
     errorReply = routeError;
     // The login and the model catalog (which also opens the upstream connection), and the client keys.
     warmUpStarted = Date.now();

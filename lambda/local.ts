@@ -7,6 +7,7 @@ import { createApp } from "./app.js";
 import { AuthFileError } from "./auth/auth-json.js";
 import { StaticClientKeys } from "./auth/client-keys.js";
 import { FileTokenSource } from "./auth/file-store.js";
+import type { Login } from "./auth/logins.js";
 import { keepFresh } from "./auth/keep-fresh.js";
 import type { Credentials, TokenSource } from "./auth/tokens.js";
 import { createUpstream, type Fetch } from "./codex/http.js";
@@ -33,6 +34,7 @@ function tokenSource(config: LocalConfig, fetch: Fetch, log: Logger): TokenSourc
   try {
     return FileTokenSource.load(config.authPath, { refresh: { url: config.refreshUrl, fetch }, log });
   } catch (err) {
+    if (config.logins.length > 1) throw err;
     const apiKey = config.openaiApiKey;
     if (!(err instanceof AuthFileError) || !apiKey || !err.message.startsWith("No Codex login")) throw err;
     const credentials: Credentials = { kind: "apikey", apiKey };
@@ -63,8 +65,13 @@ function main(): void {
   const upstream = createUpstream(config.upstreamProxyUrl);
 
   let tokens: TokenSource;
+  const logins: Login[] = [];
   try {
     tokens = tokenSource(config, upstream.fetch, log);
+    logins.push({ name: (config.logins[0] as { name: string }).name, source: tokens });
+    for (const { name, path } of config.logins.slice(1)) {
+      logins.push({ name, source: FileTokenSource.load(path, { refresh: { url: config.refreshUrl, fetch: upstream.fetch }, log }) });
+    }
   } catch (err) {
     if (err instanceof AuthFileError) fail(err.message, 1);
     throw err;
@@ -74,7 +81,7 @@ function main(): void {
   if (!clientKeys.enforced) {
     log.warn("PROXY_API_KEYS is not set: any program on this machine can use your subscription through the proxy (it listens on loopback only).");
   }
-  const { handle, models, errorReply } = createApp({ tokens, clientKeys, upstream, config, log });
+  const { handle, models, errorReply } = createApp({ tokens, logins, clientKeys, upstream, config, log });
   const server = createServer(createNodeHandler(handle, log, errorReply));
   server.on("error", (err: NodeJS.ErrnoException) => {
     fail(err.code === "EADDRINUSE" ? `Port ${config.port} on ${config.host} is already in use. Choose another with --port or PORT.` : `Cannot listen: ${err.message}`, 1);
@@ -83,9 +90,10 @@ function main(): void {
     const address = server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-    log.info("listening", { url: `http://${host}:${port}/v1`, token_source: tokens.kind, auth_path: config.authPath, port });
+    const paths = logins.length > 1 ? { logins: config.logins.map((l) => `${l.name}=${l.path}`).join(", ") } : { auth_path: config.authPath };
+    log.info("listening", { url: `http://${host}:${port}/v1`, token_source: tokens.kind, ...paths, port });
     void models.list();
-    keepFresh(tokens, 3_600_000, log);
+    for (const login of logins) keepFresh(login.source, 3_600_000, log);
   });
   const stop = () => {
     server.close();

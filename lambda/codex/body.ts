@@ -17,3 +17,15 @@ export const REASONING_EFFORTS = ["none", "minimal", "low", "medium", "high", "x
 export function upstreamEffort<T extends string | undefined>(effort: T): T | "low" {
   return effort === "minimal" ? "low" : effort;
 }
+
+/**
+ * The body without its encrypted reasoning items: what a conversation can still send after it moved
+ * to another login, which cannot read them (they are bound to the login that minted them). The model
+ * loses its earlier reasoning, not the conversation. Compaction items cannot be dropped that way:
+ * they stand for the history itself.
+ */
+export function withoutEncryptedReasoning<B extends { input?: unknown }>(body: B): B {
+  if (!Array.isArray(body.input)) return body;
+  const input = body.input.filter((item) => !(typeof item === "object" && item !== null && (item as { type?: unknown }).type === "reasoning"));
+  return input.length === body.input.length ? body : { ...body, input };
+}

@@ -1,8 +1,7 @@
 /**
  * What /status shows of this process's recent traffic: the last requests and the last errors, each
  * in a ring of fixed size (no disk, no database: a process's history ends with it, and on Lambda
- * each instance has its own), the latest usage windows the backend reported, and the last time the
- * plan's limit was hit. A request's entry copies a few fields of its log line, which never holds
+ * each instance has its own), and the latest usage windows the backend reported for each login. A request's entry copies a few fields of its log line, which never holds
  * prompt text, a key or a token.
  */
 import type { RateLimits } from "../codex/rate-limits.js";
@@ -24,12 +23,6 @@ export interface RecentRequest {
   cached_tokens?: number;
   error_code?: string;
   outcome?: string;
-}
-
-export interface LimitHit {
-  at: string;
-  /** when the backend said the limit resets, if it said */
-  resets_at?: string;
 }
 
 const KEPT = [
@@ -54,9 +47,8 @@ export class RecentActivity {
   private readonly errors: (RecentRequest | undefined)[];
   private next = 0;
   private nextError = 0;
-  /** the latest usage windows the backend reported */
-  windows: RateLimits | undefined;
-  limitHit: LimitHit | undefined;
+  /** the latest usage windows the backend reported, by login */
+  private readonly windows = new Map<string, RateLimits>();
 
   constructor(
     private readonly now: () => number,
@@ -84,10 +76,12 @@ export class RecentActivity {
     }
   }
 
-  /** The plan's limit was hit; `retryAfterS`, the seconds until it resets, if known. */
-  hitLimit(retryAfterS: number | undefined): void {
-    const at = this.now();
-    this.limitHit = { at: new Date(at).toISOString(), ...(retryAfterS === undefined ? {} : { resets_at: new Date(at + retryAfterS * 1000).toISOString() }) };
+  observe(login: string, limits: RateLimits): void {
+    this.windows.set(login, limits);
+  }
+
+  windowsOf(login: string): RateLimits | undefined {
+    return this.windows.get(login);
   }
 
   /** Newest first. */

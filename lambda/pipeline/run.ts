@@ -9,7 +9,10 @@
  * failures travel in-band and the stream ends without its success terminator. A time budget, when
  * the runtime gives one (Lambda), ends the request the same way before the runtime would kill it.
  */
-import type { Credentials, TokenSource } from "../auth/tokens.js";
+import type { Login, LoginPool } from "../auth/logins.js";
+import type { Credentials } from "../auth/tokens.js";
+import { withoutEncryptedReasoning } from "../codex/body.js";
+import { readRateLimits } from "../codex/rate-limits.js";
 import type { CodexClient } from "../codex/client.js";
 import { mapUpstreamHttpError } from "../codex/errors.js";
 import type { CodexEvent } from "../codex/types.js";
@@ -22,7 +25,7 @@ import { sseReply } from "../http/sse.js";
 import type { LogFields } from "../log.js";
 import type { ModelCatalog, ResolvedModel } from "../models/catalog.js";
 import { isErrorFrame } from "../http/frame.js";
-import type { DataFrame, Dialect, ErrorFrame, Frame } from "./dialect.js";
+import type { Conversion, DataFrame, Dialect, ErrorFrame, Frame } from "./dialect.js";
 import { malformedEvent, StreamLife, type AnswerUsage } from "./stream-life.js";
 import type { AppRequest } from "../http/request.js";
 
@@ -53,7 +56,9 @@ export class TurnFailed extends Error {
 }
 
 export interface PipelineContext {
-  tokens: TokenSource;
+  logins: LoginPool;
+  /** the logins the request's key may use; all when unset */
+  allowedLogins?: readonly string[];
   codex: CodexClient;
   models: ModelCatalog;
   now: () => number;
@@ -91,26 +96,49 @@ export async function runTurn<D extends DataFrame, E extends ErrorFrame>(dialect
   const hold = ctx.bodies.hold();
   try {
     const raw = await readJsonBody(request, ctx.maxBodyBytes, hold);
-    // The login first, waited for once: the model catalog needs it too, and a refresh in progress
-    // must cost a request one bounded wait, not one for the catalog and another for the turn.
-    const credentials = await within(ctx.tokens.get());
+    // With one login, it first, waited for once: the model catalog needs it too, and a refresh in
+    // progress must cost a request one bounded wait, not one for the catalog and another for the turn.
+    if (ctx.logins.size === 1) await within(ctx.logins.primary.source.get());
     const requested = (raw as { model?: unknown } | null)?.model;
     const resolved = await within(resolveModel(dialect, ctx.models, requested));
     const converted = dialect.convert(raw, resolved);
     Object.assign(facts.fields, { dialect: dialect.name, model: resolved.model, stream: converted.stream, ...converted.fields });
 
-    const events = await within(openUpstream(converted.body, credentials, ctx, upstreamAbort.signal, facts));
-    const life = new StreamLife(converted.mapper({ requestedModel: String(requested), now: ctx.now }), ctx.now);
-    const usage = life.usage;
-    frames = framesOf(events, life, ctx);
+    // The conversation's login, or the next one when it rests or is dead, before the first byte.
+    const route = ctx.logins.route(ctx.allowedLogins, converted.body.prompt_cache_key);
+    let life: StreamLife<D, E>;
     let head: Frame<D, E>[] = [];
-    while (head.length === 0) {
-      const next = await within(frames.next());
-      if (next.done) throw toProxyError(new Error("stream produced no frames"));
-      head = next.value;
+    let failovers = 0;
+    for (;;) {
+      const { login, credentials } = await within(route.next());
+      let body = route.moves(login) ? withoutEncryptedReasoning(converted.body) : converted.body;
+      try {
+        let opened: { events: AsyncGenerator<CodexEvent[]>; life: StreamLife<D, E>; head: Frame<D, E>[] };
+        try {
+          opened = await within(openAnswer(body, credentials, login, converted, String(requested), ctx, upstreamAbort.signal, facts, (f) => (frames = f)));
+        } catch (err) {
+          // Reasoning minted under another login (a restart forgot the move) is dropped, once.
+          const stripped = withoutEncryptedReasoning(body);
+          if (!(err instanceof ProxyError) || err.code !== "invalid_encrypted_content" || stripped === body) throw err;
+          body = stripped;
+          opened = await within(openAnswer(body, credentials, login, converted, String(requested), ctx, upstreamAbort.signal, facts, (f) => (frames = f)));
+        }
+        life = opened.life;
+        head = opened.head;
+        route.served(login);
+        restIfExhausted(ctx.logins, login, facts, ctx.now());
+        if (ctx.logins.size > 1) Object.assign(facts.fields, { login: login.name, ...(failovers > 0 ? { failovers } : {}) });
+        break;
+      } catch (err) {
+        frames?.return(undefined).catch(() => {});
+        frames = undefined;
+        const retryAfter = err instanceof ProxyError ? Number(err.headers["retry-after"]) : Number.NaN;
+        if (!route.failOver(login, err, Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined)) throw err;
+        failovers++;
+      }
     }
-    const first = head[0] as Frame<D, E>;
-    if (isErrorFrame(first)) throw first.error;
+    const usage = life.usage;
+    const answer = frames as unknown as AsyncGenerator<Frame<D, E>[]>; // set by the login that served
     facts.fields.ttfb_ms = ctx.now() - started;
 
     if (!converted.stream) {
@@ -125,13 +153,13 @@ export async function runTurn<D extends DataFrame, E extends ErrorFrame>(dialect
           }
           collector.add(frame as D);
         }
-        const next = await within(frames.next());
+        const next = await within(answer.next());
         if (next.done) throw toProxyError(new Error("stream ended without a terminal frame"));
         batch = next.value;
       }
     }
 
-    const rest = frames;
+    const rest = answer;
     frames = undefined; // the writer's now: it ends them when the stream ends
     let ended: (fields: LogFields) => void = () => {};
     const reply = sseReply(head, rest, {
@@ -168,26 +196,63 @@ async function resolveModel(dialect: Pick<Dialect<DataFrame>, "modelFallback">, 
   }
 }
 
-async function openUpstream(
+/**
+ * The answer on one login, up to its first frames: the upstream opened (one renewal on a 401), and
+ * read until the backend has accepted the request. A failure before that is thrown, still a real
+ * status (or a reason to try the next login). `hand` receives the frames generator at once, so the
+ * caller can end it whatever happens.
+ */
+async function openAnswer<D extends DataFrame, E extends ErrorFrame>(
   body: Parameters<CodexClient["open"]>[0],
-  login: Credentials,
+  start: Credentials,
+  login: Login,
+  converted: Conversion<D, E>,
+  requestedModel: string,
   ctx: PipelineContext,
   signal: AbortSignal,
   facts: TurnFacts,
-): Promise<AsyncGenerator<CodexEvent[]>> {
-  let credentials = login;
+  hand: (frames: AsyncGenerator<Frame<D, E>[]>) => void,
+): Promise<{ events: AsyncGenerator<CodexEvent[]>; life: StreamLife<D, E>; head: Frame<D, E>[] }> {
+  let credentials = start;
   let result = await ctx.codex.open(body, credentials, signal);
   if (!result.ok && result.status === 401) {
     // Nothing has been sent to the client yet, so a rejected login can be renewed and retried once.
-    const fresh = await ctx.tokens.recover(credentials);
+    const fresh = await login.source.recover(credentials);
     if (fresh) {
       credentials = fresh;
       result = await ctx.codex.open(body, credentials, signal);
     }
   }
   facts.upstreamHeaders = result.headers;
-  if (!result.ok) throw mapUpstreamHttpError(result, ctx.now(), ctx.tokens.loginHint);
-  return result.events;
+  if (!result.ok) throw mapUpstreamHttpError(result, ctx.now(), loginHint(login, ctx.logins));
+  const life = new StreamLife(converted.mapper({ requestedModel, now: ctx.now }), ctx.now);
+  const frames = framesOf(result.events, life, ctx);
+  hand(frames);
+  let head: Frame<D, E>[] = [];
+  while (head.length === 0) {
+    const next = await frames.next();
+    if (next.done) throw toProxyError(new Error("stream produced no frames"));
+    head = next.value;
+  }
+  const first = head[0] as Frame<D, E>;
+  if (isErrorFrame(first)) throw first.error;
+  return { events: result.events, life, head };
+}
+
+/** How to renew a login, naming it when there are several. */
+function loginHint(login: Login, logins: LoginPool): string {
+  return logins.size > 1 ? `login '${login.name}': ${login.source.loginHint}` : login.source.loginHint;
+}
+
+/** A window the backend reports as used up: the login rests until it resets, so new requests go elsewhere. */
+function restIfExhausted(logins: LoginPool, login: Login, facts: TurnFacts, now: number): void {
+  if (logins.size === 1 || !facts.upstreamHeaders) return;
+  const limits = readRateLimits(facts.upstreamHeaders, now);
+  for (const window of [limits?.primary, limits?.secondary]) {
+    if (window?.used_percent === undefined || window.used_percent < 100) continue;
+    const resetS = window.reset_at ?? (window.reset_after_seconds === undefined ? undefined : now / 1000 + window.reset_after_seconds);
+    logins.rest(login.name, resetS === undefined ? undefined : resetS * 1000);
+  }
 }
 
 /** The answer's frames, a batch per batch of upstream events; a failure is the batch's last frame. */

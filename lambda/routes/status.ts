@@ -4,6 +4,7 @@
  * and this process's last requests and errors. Built from facts that are safe to show
  * (auth/login-facts.ts, observe/recent.ts): no token, key, whole account id, e-mail or prompt text.
  */
+import type { PoolLoginFacts } from "../auth/logins.js";
 import type { LoginFacts } from "../auth/tokens.js";
 import type { UsageWindow } from "../codex/rate-limits.js";
 import { jsonReply, type Reply } from "../http/reply.js";
@@ -18,7 +19,7 @@ export interface StatusSources {
   runtime: { kind: "local" } | { kind: "lambda"; instance: string };
   upstream: string;
   clientKeys: "required" | "not configured";
-  login: () => Promise<LoginFacts>;
+  logins: () => Promise<PoolLoginFacts[]>;
   models: ModelCatalog;
   recent: RecentActivity;
 }
@@ -60,25 +61,8 @@ export interface StatusFacts {
 
 export async function statusFacts(s: StatusSources): Promise<StatusFacts> {
   const now = s.now();
-  const [login, ids] = await Promise.all([s.login(), s.models.list().catch(() => [] as string[])]);
-  const status: LoginStatus = { ...login, windows: [] };
-  const limits = s.recent.windows;
-  if (limits) {
-    const observed = Date.parse(limits.observed_at);
-    for (const window of [limits.primary, limits.secondary]) if (window) status.windows.push(windowFacts(window, observed));
-    status.windows_observed_at = limits.observed_at;
-    if (!status.plan && limits.plan_type) status.plan = limits.plan_type;
-  }
-  const hit = s.recent.limitHit;
-  if (hit) {
-    status.last_limit_hit = hit;
-    const until = hit.resets_at ? Date.parse(hit.resets_at) : Number.NaN;
-    if (login.state === "ok" && until > now) {
-      status.state = "resting";
-      status.resting_until = hit.resets_at as string;
-      status.advice = `The plan's usage limit was reached; requests are refused until it resets at ${hit.resets_at}.`;
-    }
-  }
+  const [logins, ids] = await Promise.all([s.logins(), s.models.list().catch(() => [] as string[])]);
+  const statuses = logins.map((login) => loginStatus(login, s, now));
   const lambda = s.runtime.kind === "lambda";
   return {
     now: new Date(now).toISOString(),
@@ -93,7 +77,7 @@ export async function statusFacts(s: StatusSources): Promise<StatusFacts> {
       : "This process's requests since it started.",
     upstream: s.upstream,
     client_keys: s.clientKeys,
-    logins: [status],
+    logins: statuses,
     models: { source: s.models.source, ids },
     requests: s.recent.lastRequests(),
     errors: s.recent.lastErrors(),
@@ -104,6 +88,26 @@ export async function handleStatus(s: StatusSources): Promise<Reply> {
   const reply = jsonReply(200, await statusFacts(s));
   reply.headers["cache-control"] = "no-store";
   return reply;
+}
+
+function loginStatus({ login: poolName, ...login }: PoolLoginFacts, s: StatusSources, now: number): LoginStatus {
+  const status: LoginStatus = { ...login, windows: [] };
+  const limits = s.recent.windowsOf(poolName);
+  if (limits) {
+    const observed = Date.parse(limits.observed_at);
+    for (const window of [limits.primary, limits.secondary]) if (window) status.windows.push(windowFacts(window, observed));
+    status.windows_observed_at = limits.observed_at;
+    if (!status.plan && limits.plan_type) status.plan = limits.plan_type;
+  }
+  // Resting: the pool rests a login that hit the limit (with others to go to); a single login rests
+  // until the reset the backend named when it refused.
+  const until = login.resting_until ?? login.last_limit_hit?.resets_at;
+  if (login.state === "ok" && until !== undefined && Date.parse(until) > now) {
+    status.state = "resting";
+    status.resting_until = until;
+    status.advice = `The plan's usage limit was reached; this login is not used until it resets at ${until}.`;
+  }
+  return status;
 }
 
 function windowFacts(window: UsageWindow, observedMs: number): WindowFacts {

@@ -193,9 +193,11 @@ export class LoginRoute {
         this.pool.revive(login.name);
         return { login, credentials };
       } catch (err) {
-        if (!(err instanceof ProxyError) || !isDeadLogin(err) || this.order.length === 1) throw err;
-        this.pool.markDead(login.name, err);
-        this.lastError = err;
+        if (!(err instanceof ProxyError) || !isDeadLogin(err)) throw err;
+        const named = this.pool.size > 1 ? namedError(err, login.name) : err;
+        if (this.order.length === 1) throw named;
+        this.pool.markDead(login.name, named);
+        this.lastError = named;
       }
     }
     // Every login rests (or is dead): the one resting shortest is tried once a minute anyway.
@@ -242,6 +244,11 @@ export class LoginRoute {
 /** A login that can no longer be refreshed, or was never uploaded: it needs a new `codex login` or upload. */
 function isDeadLogin(error: ProxyError): boolean {
   return error.code === "login_expired" || error.code === "login_not_uploaded";
+}
+
+/** A login's own error, saying which login it is about when there are several. */
+function namedError(error: ProxyError, name: string): ProxyError {
+  return new ProxyError(error.status, `Login '${name}': ${error.message}`, { type: error.type, param: error.param, code: error.code, headers: error.headers, cause: error });
 }
 
 function allResting(leftMs: number, untilMs: number, resting: number, total: number): ProxyError {

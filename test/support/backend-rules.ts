@@ -10,6 +10,8 @@
  * - a body that breaks the hard constraints of docs/backend.md §2: `stream` not `true`, `store` not
  *   `false`, no string `instructions`, an `input` that is not a list, or a parameter the backend does
  *   not take (`max_output_tokens`, `temperature`, …) — 400 `{"detail": …}`, its own words.
+ * - a reasoning item whose encrypted content another account minted (the fake's own, `fake-enc:`,
+ *   see codex-turns.ts) — 400 `invalid_encrypted_content`: it is bound to the login that minted it.
  * Compaction items are minted here (`mint`), so the fake knows each one's content and account.
  */
 import { randomBytes } from "node:crypto";
@@ -82,6 +84,15 @@ export class CompactionLedger {
         const refused = this.checkCompaction(item, i, account);
         if (refused) return refused;
         continue;
+      }
+      const sealed = typeof item.encrypted_content === "string" ? /^fake-enc:([^:]*):/.exec(item.encrypted_content)?.[1] : undefined;
+      if (item.type === "reasoning" && sealed !== undefined && sealed !== account) {
+        return error(
+          400,
+          `The encrypted content for item ${String(item.id ?? "(no id)")} could not be verified. Reason: Encrypted content could not be decrypted or parsed.`,
+          null,
+          "invalid_encrypted_content",
+        );
       }
       if (item.id !== undefined) {
         return error(

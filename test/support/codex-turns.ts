@@ -54,6 +54,14 @@ export function message(text: string): Item {
   return { id: `msg_fake_${++turns}`, type: "message", status: "completed", role: "assistant", content: [{ type: "output_text", annotations: [], text }] };
 }
 
+/**
+ * A reasoning item as the backend mints it under `account`: its encrypted content is readable by that
+ * account only (the fake backend refuses it from another: backend-rules.ts).
+ */
+export function reasoning(account: string): Item {
+  return { id: `rs_fake_${++turns}`, type: "reasoning", summary: [], encrypted_content: `fake-enc:${account}:${Math.random().toString(36).slice(2)}` };
+}
+
 export function functionCall(name: string, args: Record<string, unknown>): Item {
   const n = ++turns;
   return { id: `fc_fake_${n}`, type: "function_call", status: "completed", call_id: `call_fake_${n}`, name, arguments: JSON.stringify(args) };

@@ -13,6 +13,8 @@ type Verdict = "live" | "used" | "refresh_token_expired" | "refresh_token_invali
 export class FakeOAuth {
   readonly calls: { refreshToken: string; body: Record<string, unknown> }[] = [];
   private readonly refreshTokens = new Map<string, Verdict>();
+  /** each refresh token's account, when it is not this endpoint's default one (several logins) */
+  private readonly accounts = new Map<string, string>();
   private readonly accessTokens = new Set<string>();
   private counter = 0;
   private readonly server: Server;
@@ -50,7 +52,8 @@ export class FakeOAuth {
       }
       if (verdict !== "live") return send(401, { error: { message: "Invalid refresh token.", code: "invalid_grant" } });
       this.refreshTokens.set(refreshToken, "used");
-      const next = this.issue();
+      const account = this.accounts.get(refreshToken);
+      const next = this.issue(account ? { accountId: account } : {});
       send(200, { id_token: next.access, access_token: next.access, refresh_token: next.refresh, token_type: "Bearer", expires_in: this.accessTtlS });
     });
   }
@@ -67,12 +70,13 @@ export class FakeOAuth {
   }
 
   /** A new login: an access token (valid for the backend unless `expiredAccess`) and a live refresh token. */
-  issue(options: { expiredAccess?: boolean } = {}): { access: string; refresh: string } {
+  issue(options: { expiredAccess?: boolean; accountId?: string } = {}): { access: string; refresh: string } {
     const n = ++this.counter;
     const exp = Math.floor(Date.now() / 1000) + (options.expiredAccess ? -60 : this.accessTtlS);
-    const access = accessToken(this.accountId, exp, { n });
+    const access = accessToken(options.accountId ?? this.accountId, exp, { n });
     const refresh = `rt.${n}.${Math.random().toString(36).slice(2)}`;
     this.refreshTokens.set(refresh, "live");
+    if (options.accountId) this.accounts.set(refresh, options.accountId);
     if (!options.expiredAccess) this.accessTokens.add(access);
     return { access, refresh };
   }

@@ -2,13 +2,14 @@
  * Starts the real proxy (createApp + the node:http adapter) on 127.0.0.1:0 in front of a FakeCodex,
  * with a temporary auth.json. Everything it starts, it stops; the temp dir is removed.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp, type AppDeps, type AppHandle } from "../../lambda/app.js";
-import { StaticClientKeys } from "../../lambda/auth/client-keys.js";
+import { StaticClientKeys, type ClientKey } from "../../lambda/auth/client-keys.js";
+import type { Login } from "../../lambda/auth/logins.js";
 import { FileTokenSource, type FileTokenOptions } from "../../lambda/auth/file-store.js";
 import { createUpstream, type Upstream } from "../../lambda/codex/http.js";
 import { readCoreConfig, type CoreConfig } from "../../lambda/config.js";
@@ -21,8 +22,13 @@ export const ACCOUNT_ID = "acc-test-1234";
 
 export interface ProxyOptions {
   env?: Record<string, string>;
-  keys?: string[];
+  /** keys, or keys bound to logins */
+  keys?: (string | ClientKey)[];
   authJson?: unknown;
+  /** several logins, each a named auth.json (the first is the primary; `authJson` is then unused) */
+  logins?: { name: string; authJson: unknown }[];
+  /** keep the logins' files in this folder (to restart a proxy on the same logins); a temp dir otherwise */
+  dir?: string;
   clock?: () => number;
   limits?: AppDeps["limits"];
   logLines?: string[];
@@ -54,14 +60,17 @@ export function authJson(token = accessToken(ACCOUNT_ID)): unknown {
 
 export async function startProxy(options: ProxyOptions = {}): Promise<RunningProxy> {
   const codex = await new FakeCodex().start();
-  const dir = mkdtempSync(join(tmpdir(), "codex-proxy-test-"));
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), "codex-proxy-test-"));
   const authPath = join(dir, "auth.json");
-  writeFileSync(authPath, JSON.stringify(options.authJson ?? authJson()), { mode: 0o600 });
+  if (!options.logins || !existsSync(authPath)) writeFileSync(authPath, JSON.stringify(options.logins?.[0]?.authJson ?? options.authJson ?? authJson()), { mode: 0o600 });
+  const loginFiles = (options.logins ?? []).map((l, i) => ({ name: l.name, path: i === 0 ? authPath : join(dir, `${l.name}.json`), doc: l.authJson }));
+  for (const file of loginFiles.slice(1)) if (!existsSync(file.path)) writeFileSync(file.path, JSON.stringify(file.doc), { mode: 0o600 });
   const log = createLogger("debug", (line) => options.logLines?.push(line));
   // Nothing may leave loopback: without a fake OAuth endpoint, refreshes go to a closed local port.
   let config: CoreConfig;
   let upstream: Upstream;
   let tokens: FileTokenSource;
+  const logins: Login[] = [];
   try {
     config = readCoreConfig({ CODEX_BASE_URL: codex.url, CODEX_REFRESH_URL: "http://127.0.0.1:9/no-oauth-in-tests", LOG_LEVEL: "debug", ...options.env });
     upstream = createUpstream(config.upstreamProxyUrl);
@@ -71,13 +80,25 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
       ...(options.clock ? { now: options.clock } : {}),
       ...options.tokenOptions,
     });
+    for (const [i, file] of loginFiles.entries()) {
+      const source =
+        i === 0
+          ? tokens
+          : FileTokenSource.load(file.path, {
+              refresh: { url: config.refreshUrl, fetch: upstream.fetch, backoffMs: [20, 40] },
+              log,
+              ...(options.clock ? { now: options.clock } : {}),
+              ...options.tokenOptions,
+            });
+      logins.push({ name: file.name, source });
+    }
   } catch (err) {
     // A test of a login or setting the proxy refuses at start still leaves no server or temp dir behind.
     await codex.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (!options.dir) rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  const deps: AppDeps = { tokens, clientKeys: new StaticClientKeys(options.keys ?? []), upstream, config, log };
+  const deps: AppDeps = { tokens, clientKeys: new StaticClientKeys(options.keys ?? []), upstream, config, log, ...(logins.length > 0 ? { logins } : {}) };
   if (options.clock) deps.clock = options.clock;
   if (options.limits) deps.limits = options.limits;
   if (options.onRequestEnd) deps.onRequestEnd = options.onRequestEnd;
@@ -98,7 +119,7 @@ export async function startProxy(options: ProxyOptions = {}): Promise<RunningPro
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await codex.stop();
-      rmSync(dir, { recursive: true, force: true });
+      if (!options.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

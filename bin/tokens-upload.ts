@@ -8,13 +8,16 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { AuthFileError, parseAuthJson } from "../lambda/auth/auth-json.js";
 import { decodeJwtClaims } from "../lambda/auth/jwt.js";
+import { LOGIN_NAME } from "../lambda/config.js";
 import { fail, parseArgs } from "./cli-args.js";
 
 const TOOL = "tokens:upload";
-const HELP = `Usage: npm run tokens:upload -- [--auth-path <file>] [--secret-id <id>] [--region <region>] [--outputs <file>]
+const HELP = `Usage: npm run tokens:upload -- [--auth-path <file>] [--login <name>] [--secret-id <id>] [--region <region>] [--outputs <file>]
 
-Uploads a Codex login (auth.json) to the deployed proxy's tokens secret.
+Uploads a Codex login (auth.json) to the deployed proxy's tokens secret, or to one of its named logins.
   --auth-path  default: CODEX_AUTH_PATH, else ~/.codex-proxy/auth.json if it exists, else ~/.codex/auth.json
+  --login      a login deployed with \`cdk deploy -c logins=<name>,…\`: its secret is <stack>-login-<name>
+  --stack      the stack's name, for --login (default: the one in the outputs file, else CodexOpenAIProxy)
   --secret-id  default: CODEX_SECRET_ID, else TokensSecretName from the deploy's outputs file
   --region     default: AWS_REGION / AWS_DEFAULT_REGION, else the region of the deployed URL
   --outputs    the outputs file \`npx cdk deploy\` wrote (default: cdk-outputs.json)`;
@@ -24,10 +27,11 @@ interface StackOutputs {
   BaseUrl?: string;
 }
 
-function deployedOutputs(file: string): StackOutputs | undefined {
+function deployedOutputs(file: string): (StackOutputs & { stack: string }) | undefined {
   if (!existsSync(file)) return undefined;
   const doc = JSON.parse(readFileSync(file, "utf8")) as Record<string, StackOutputs>;
-  return Object.values(doc).find((o) => o.TokensSecretName);
+  const found = Object.entries(doc).find(([, o]) => o.TokensSecretName);
+  return found ? { ...found[1], stack: found[0] } : undefined;
 }
 
 function defaultAuthPath(): string {
@@ -39,7 +43,7 @@ function defaultAuthPath(): string {
 async function main(): Promise<void> {
   let args: Record<string, string | true>;
   try {
-    args = parseArgs(process.argv.slice(2), ["auth-path", "secret-id", "region", "outputs", "help"]);
+    args = parseArgs(process.argv.slice(2), ["auth-path", "secret-id", "login", "stack", "region", "outputs", "help"]);
   } catch (err) {
     return fail(TOOL, (err as Error).message, 2);
   }
@@ -48,7 +52,10 @@ async function main(): Promise<void> {
 
   const authPath = str("auth-path") ?? defaultAuthPath();
   const outputs = deployedOutputs(str("outputs") ?? "cdk-outputs.json");
-  const secretId = str("secret-id") || process.env.CODEX_SECRET_ID || outputs?.TokensSecretName;
+  const login = str("login");
+  if (login !== undefined && (!LOGIN_NAME.test(login) || login === "default")) fail(TOOL, `--login takes a login's name as deployed with -c logins=…; got '${login}'.`, 2);
+  const stack = str("stack") ?? outputs?.stack ?? "CodexOpenAIProxy";
+  const secretId = login ? `${stack}-login-${login}` : str("secret-id") || process.env.CODEX_SECRET_ID || outputs?.TokensSecretName;
   if (!secretId) fail(TOOL, "Which secret? Deploy first (`npx cdk deploy` writes cdk-outputs.json), or pass --secret-id (the stack output TokensSecretName).", 2);
   const region = str("region") || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || /lambda-url\.([a-z0-9-]+)\.on\.aws/.exec(outputs?.BaseUrl ?? "")?.[1];
   if (!region) fail(TOOL, "Which AWS region? Pass --region or set AWS_REGION.", 2);

@@ -39,6 +39,10 @@ export function buildApp(props: AppProps = {}): { app: App; stack: ProxyStack } 
   const usageAlarmPercent = number("usageAlarmPercent");
   if (usageAlarmPercent !== undefined) stackProps.usageAlarmPercent = usageAlarmPercent;
 
+  // More logins beside the default: `-c logins=alice,bob`.
+  const logins = ctx("logins");
+  if (logins !== undefined) stackProps.logins = logins.split(",").map((name) => name.trim());
+
   const stack = new ProxyStack(app, ctx("stackName") ?? "CodexOpenAIProxy", stackProps);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };

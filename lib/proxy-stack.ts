@@ -15,7 +15,7 @@ import type { Construct } from "constructs";
 import { fileURLToPath } from "node:url";
 import { METRICS_NAMESPACE } from "../lambda/observe/namespace.js";
 import { SUMMARY } from "../lambda/version.js";
-import { ConfigError, readCoreConfig } from "../lambda/config.js";
+import { ConfigError, LOGIN_NAME, readCoreConfig } from "../lambda/config.js";
 import { builtinShimArgs } from "./builtin-shims.js";
 
 export interface ProxyStackProps extends StackProps {
@@ -33,6 +33,12 @@ export interface ProxyStackProps extends StackProps {
   rotationHours?: number;
   /** the usage alarm fires when the plan's primary (5-hour) window passes this percentage; default 90 */
   usageAlarmPercent?: number;
+  /**
+   * More ChatGPT logins beside the default one (context `logins=alice,bob`): each gets a secret of
+   * its own (`<stack>-login-<name>`), with the rotation, permissions and alarms the default has.
+   * Adding or removing a name touches only that login's resources.
+   */
+  logins?: readonly string[];
 }
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -42,6 +48,8 @@ export class ProxyStack extends Stack {
   readonly rotationFn: NodejsFunction;
   readonly tokensSecret: Secret;
   readonly apiKeysSecret: Secret;
+  /** the named logins' secrets (the default login's is tokensSecret) */
+  readonly loginSecrets = new Map<string, Secret>();
 
   constructor(scope: Construct, id: string, props: ProxyStackProps = {}) {
     super(scope, id, props);
@@ -57,8 +65,24 @@ export class ProxyStack extends Stack {
       generateSecretString: { secretStringTemplate: "{}", generateStringKey: "key", excludePunctuation: true, passwordLength: 48 },
     });
 
+    for (const name of props.logins ?? []) {
+      if (!LOGIN_NAME.test(name) || name === "default") throw new Error(`logins: '${name}' is no login name (letters, digits, - and _, at most 32, not 'default')`);
+      if (this.loginSecrets.has(name)) throw new Error(`logins: '${name}' is named twice`);
+      this.loginSecrets.set(
+        name,
+        new Secret(this, `CodexLogin-${name}`, {
+          secretName: `${this.stackName}-login-${name}`,
+          description: `The Codex CLI auth.json of the proxy's login '${name}' (upload with \`npm run tokens:upload -- --login ${name}\`).`,
+          secretStringValue: SecretValue.unsafePlainText('{"placeholder":"run npm run tokens:upload"}'),
+          removalPolicy: RemovalPolicy.RETAIN,
+        }),
+      );
+    }
+    const loginSecrets = [this.tokensSecret, ...this.loginSecrets.values()];
+
     const environment: Record<string, string> = {
       CODEX_SECRET_ID: this.tokensSecret.secretArn,
+      ...(this.loginSecrets.size > 0 ? { CODEX_LOGINS: [...this.loginSecrets].map(([name, secret]) => `${name}=${secret.secretArn}`).join(",") } : {}),
       API_KEYS_SECRET_ID: this.apiKeysSecret.secretArn,
       NODE_OPTIONS: "--enable-source-maps",
       LOG_LEVEL: "info",
@@ -95,11 +119,14 @@ export class ProxyStack extends Stack {
 
     const hours = props.rotationHours ?? 24;
     if (!Number.isInteger(hours) || hours < 4 || hours > 24_000) throw new Error(`rotationHours must be a whole number from 4 to 24000 (Secrets Manager's limits); got ${hours}`);
-    this.tokensSecret.addRotationSchedule("Rotation", { rotationLambda: this.rotationFn, automaticallyAfter: Duration.hours(hours), rotateImmediatelyOnUpdate: false });
+    for (const [i, secret] of loginSecrets.entries()) {
+      secret.addRotationSchedule(i === 0 ? "Rotation" : "LoginRotation", { rotationLambda: this.rotationFn, automaticallyAfter: Duration.hours(hours), rotateImmediatelyOnUpdate: false });
+    }
+    const arns = loginSecrets.map((secret) => secret.secretArn);
     // The rotation function marks a login refused for good (lambda/auth/login-marks.ts).
-    this.rotationFn.addToRolePolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: ["secretsmanager:TagResource"], resources: [this.tokensSecret.secretArn] }));
-    // The proxy may only ask for a rotation; it never writes the secret.
-    this.fn.addToRolePolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: ["secretsmanager:RotateSecret"], resources: [this.tokensSecret.secretArn] }));
+    this.rotationFn.addToRolePolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: ["secretsmanager:TagResource"], resources: arns }));
+    // The proxy may only ask for a rotation; it never writes a login (reading one includes its description: grantRead below).
+    this.fn.addToRolePolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: ["secretsmanager:RotateSecret"], resources: arns }));
     // RotateSecret runs the rotation function with the caller's rights: exactly this function, no versions.
     this.fn.addToRolePolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: ["lambda:InvokeFunction"], resources: [this.rotationFn.functionArn] }));
 
@@ -113,11 +140,11 @@ export class ProxyStack extends Stack {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
     alarm.addAlarmAction(new SnsAction(alarmTopic));
-    const alarms = [alarm, ...this.requestAlarms(props.usageAlarmPercent ?? 90)];
+    const alarms = [alarm, ...this.requestAlarms(props.usageAlarmPercent ?? 90), ...[...this.loginSecrets.keys()].map((name) => this.loginUsageAlarm(name, props.usageAlarmPercent ?? 90))];
     for (const a of alarms.slice(1)) a.addAlarmAction(new SnsAction(alarmTopic));
     const dashboard = this.dashboard(alarms);
 
-    this.tokensSecret.grantRead(this.fn);
+    for (const secret of loginSecrets) secret.grantRead(this.fn);
     this.apiKeysSecret.grantRead(this.fn);
 
     const url = this.fn.addFunctionUrl({ authType: FunctionUrlAuthType.NONE, invokeMode: InvokeMode.RESPONSE_STREAM });
@@ -143,6 +170,12 @@ export class ProxyStack extends Stack {
       value: `npm run tokens:upload -- --secret-id ${this.tokensSecret.secretName} --region ${region}`,
       description: "Uploads ~/.codex-proxy/auth.json (or --auth-path) as the proxy's Codex login",
     });
+    for (const name of this.loginSecrets.keys()) {
+      new CfnOutput(this, `UploadLoginCommand${name.replace(/[^A-Za-z0-9]/g, "")}`, {
+        value: `npm run tokens:upload -- --login ${name} --stack ${this.stackName} --region ${region}`,
+        description: `Uploads a Codex login as the proxy's login '${name}'`,
+      });
+    }
     new CfnOutput(this, "GetApiKeyCommand", {
       value: `aws secretsmanager get-secret-value --secret-id ${this.apiKeysSecret.secretName} --region ${region} --query SecretString --output text`,
       description: "Prints the proxy's client API key(s)",
@@ -199,6 +232,24 @@ export class ProxyStack extends Stack {
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     ];
+  }
+
+  /** A named login's usage alarm: its primary window, from the metrics the proxy writes by login. */
+  private loginUsageAlarm(name: string, usagePercent: number): Alarm {
+    return new Alarm(this, `UsageLimit-${name}`, {
+      alarmDescription: `The primary (5-hour) usage window of the login '${name}' is past ${usagePercent}%; its conversations will soon move to the other logins.`,
+      metric: new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: "PrimaryUsedPercent",
+        dimensionsMap: { service: this.stackName, login: name },
+        period: Duration.minutes(5),
+        statistic: "Maximum",
+      }),
+      threshold: usagePercent,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
   }
 
   private dashboard(alarms: Alarm[]): Dashboard {

@@ -67,6 +67,23 @@ describe("npm run tokens:upload", () => {
     expect(p.out() + p.err()).not.toMatch(/eyJ|rt\.1\./);
   });
 
+  it("--login fills one named login's secret (<stack>-login-<name>) and touches no other", async () => {
+    sm.create("CodexOpenAIProxy-login-alice", '{"placeholder":"run npm run tokens:upload"}');
+    const before = sm.current("CodexTokensSecret-abc");
+    const path = join(dir, "alice.json");
+    const text = JSON.stringify(authJson(), null, 2);
+    writeFileSync(path, text);
+    const outputs = join(dir, "cdk-outputs.json");
+    writeFileSync(outputs, JSON.stringify({ CodexOpenAIProxy: { TokensSecretName: "CodexTokensSecret-abc", BaseUrl: "https://abc.lambda-url.eu-west-1.on.aws/v1" } }));
+    const p = upload(["--auth-path", path, "--login", "alice", "--outputs", outputs]);
+    expect(await p.code, p.err()).toBe(0);
+    expect(sm.current("CodexOpenAIProxy-login-alice")).toBe(text);
+    expect(sm.current("CodexTokensSecret-abc")).toBe(before);
+    const bad = upload(["--auth-path", path, "--login", "Not A Name"]);
+    expect(await bad.code).toBe(2);
+    expect(bad.err()).toContain("--login takes a login's name");
+  });
+
   it("a missing file says how to create a login", async () => {
     const p = upload(["--auth-path", join(dir, "none.json"), "--secret-id", "CodexTokensSecret-abc"]);
     expect(await p.code).toBe(1);

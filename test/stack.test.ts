@@ -199,3 +199,55 @@ describe("ProxyStack", () => {
     template.hasResourceProperties("AWS::CloudWatch::Dashboard", { DashboardName: "CodexOpenAIProxy-proxy" });
   });
 });
+
+describe("ProxyStack with several logins (-c logins=alice,bob)", () => {
+  let logins: Template;
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "codex-proxy-cdk-logins-"));
+    // no bundling: the functions' code is the same; this is about each login's resources
+    const { app, stack } = buildApp({ outdir: dir, context: { logins: "alice,bob", "aws:cdk:bundling-stacks": [] } });
+    app.synth();
+    logins = Template.fromStack(stack);
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("gives each login a retained secret of its own, beside the default one, each rotated by the rotation function", () => {
+    for (const name of ["alice", "bob"]) {
+      logins.hasResource("AWS::SecretsManager::Secret", { DeletionPolicy: "Retain", Properties: Match.objectLike({ Name: `CodexOpenAIProxy-login-${name}` }) });
+    }
+    logins.resourceCountIs("AWS::SecretsManager::Secret", 4); // default, alice, bob, the client keys
+    logins.resourceCountIs("AWS::SecretsManager::RotationSchedule", 3);
+  });
+
+  it("tells the function where each login is, and lets it read each and ask for its rotation, nothing more", () => {
+    logins.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: { Variables: Match.objectLike({ CODEX_LOGINS: { "Fn::Join": ["", Match.arrayWith([Match.stringLikeRegexp("^alice=")])] } }) },
+    });
+    const rotate = Object.values(logins.findResources("AWS::IAM::Policy")).flatMap((p) =>
+      (p as { Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } } }).Properties.PolicyDocument.Statement.filter((s) => s.Action === "secretsmanager:RotateSecret"),
+    );
+    expect(rotate).toHaveLength(1);
+    expect((rotate[0]?.Resource as unknown[]).length).toBe(3);
+  });
+
+  it("alarms on each login's usage window, by its metric dimension, and prints each login's upload command", () => {
+    for (const name of ["alice", "bob"]) {
+      logins.hasResourceProperties("AWS::CloudWatch::Alarm", {
+        MetricName: "PrimaryUsedPercent",
+        Dimensions: Match.arrayWith([{ Name: "login", Value: name }]),
+      });
+      expect(JSON.stringify(logins.findOutputs(`UploadLoginCommand${name}`))).toContain(`npm run tokens:upload -- --login ${name} --stack CodexOpenAIProxy`);
+    }
+  });
+
+  it("refuses a login name that is none", () => {
+    const bad = mkdtempSync(join(tmpdir(), "codex-proxy-cdk-bad-"));
+    try {
+      expect(() => buildApp({ outdir: bad, context: { logins: "alice,Bad Name", "aws:cdk:bundling-stacks": [] } })).toThrow(/logins: 'Bad Name' is no login name/);
+      expect(() => buildApp({ outdir: bad, context: { logins: "alice,alice", "aws:cdk:bundling-stacks": [] } })).toThrow(/named twice/);
+    } finally {
+      rmSync(bad, { recursive: true, force: true });
+    }
+  });
+});

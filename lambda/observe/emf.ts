@@ -1,8 +1,9 @@
 /**
  * Lambda's per-request metrics: CloudWatch Embedded Metric Format records written to the function's
- * log, through Powertools. Three records per request, one per dimension set: the service alone (what
- * the stack's alarms watch), the service by dialect and model (latency and tokens), and the service
- * by error code (only when the request failed). Locally the same facts stay in the request log line.
+ * log, through Powertools. A record per dimension set: the service alone (what the stack's alarms
+ * watch), the service by dialect and model (latency and tokens), the service by login (only with
+ * several logins: its requests and usage windows), and the service by error code (only when the
+ * request failed). Locally the same facts stay in the request log line.
  */
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { LogFields } from "../log.js";
@@ -29,6 +30,15 @@ export function requestMetrics(metrics = new Metrics({ namespace: process.env.PO
       addIf(metrics, "CachedTokens", MetricUnit.Count, fields.cached_tokens);
       addIf(metrics, "ReasoningTokens", MetricUnit.Count, fields.reasoning_tokens);
       addIf(metrics, "WebSearches", MetricUnit.Count, fields.web_searches);
+      metrics.publishStoredMetrics();
+    }
+
+    // With several logins: each login's requests and usage windows (the stack alarms on each one's).
+    if (typeof fields.login === "string") {
+      metrics.addDimension("login", fields.login);
+      metrics.addMetric("Requests", MetricUnit.Count, 1);
+      addIf(metrics, "PrimaryUsedPercent", MetricUnit.Percent, fields.primary_used_percent);
+      addIf(metrics, "SecondaryUsedPercent", MetricUnit.Percent, fields.secondary_used_percent);
       metrics.publishStoredMetrics();
     }
 

@@ -120,7 +120,11 @@ export class ProxyStack extends Stack {
     const hours = props.rotationHours ?? 24;
     if (!Number.isInteger(hours) || hours < 4 || hours > 24_000) throw new Error(`rotationHours must be a whole number from 4 to 24000 (Secrets Manager's limits); got ${hours}`);
     for (const [i, secret] of loginSecrets.entries()) {
-      secret.addRotationSchedule(i === 0 ? "Rotation" : "LoginRotation", { rotationLambda: this.rotationFn, automaticallyAfter: Duration.hours(hours), rotateImmediatelyOnUpdate: false });
+      secret.addRotationSchedule(i === 0 ? "Rotation" : "LoginRotation", {
+        rotationLambda: this.rotationFn,
+        automaticallyAfter: Duration.hours(hours),
+        rotateImmediatelyOnUpdate: false,
+      });
     }
     const arns = loginSecrets.map((secret) => secret.secretArn);
     // The rotation function marks a login refused for good (lambda/auth/login-marks.ts).
@@ -140,7 +144,11 @@ export class ProxyStack extends Stack {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
     alarm.addAlarmAction(new SnsAction(alarmTopic));
-    const alarms = [alarm, ...this.requestAlarms(props.usageAlarmPercent ?? 90), ...[...this.loginSecrets.keys()].map((name) => this.loginUsageAlarm(name, props.usageAlarmPercent ?? 90))];
+    const alarms = [
+      alarm,
+      ...this.requestAlarms(props.usageAlarmPercent ?? 90),
+      ...[...this.loginSecrets.keys()].map((name) => this.loginUsageAlarm(name, props.usageAlarmPercent ?? 90)),
+    ];
     for (const a of alarms.slice(1)) a.addAlarmAction(new SnsAction(alarmTopic));
     const dashboard = this.dashboard(alarms);
 

@@ -189,3 +189,29 @@ describe("the bundled rotation function", () => {
     }
   }, 60_000);
 });
+
+describe("rotation of several logins' secrets", () => {
+  it("each login's secret rotates on its own: one refresh each, the other untouched, and a dead one marked alone", async () => {
+    const alice = oauth.issue({ accountId: "acc-alice-000001" });
+    const bob = oauth.issue({ accountId: "acc-bob-0000002" });
+    sm.create("proxy-login-alice", JSON.stringify(loginDoc("acc-alice-000001", alice)));
+    sm.create("proxy-login-bob", JSON.stringify(loginDoc("acc-bob-0000002", bob)));
+    const rotateLogin = async (secret: string) => {
+      const out = await client.send(new RotateSecretCommand({ SecretId: secret, RotationLambdaARN: "arn:aws:lambda:us-east-1:123456789012:function:rotation" }));
+      for (const s of STEPS) await rotate({ Step: s, SecretId: secret, ClientRequestToken: out.VersionId as string });
+    };
+    const bobBefore = sm.current("proxy-login-bob");
+    await rotateLogin("proxy-login-alice");
+    expect(oauth.calls.map((c) => c.refreshToken)).toEqual([alice.refresh]);
+    expect(sm.current("proxy-login-bob")).toBe(bobBefore);
+    const rotated = JSON.parse(sm.current("proxy-login-alice") ?? "{}") as { tokens: { account_id: string; refresh_token: string } };
+    expect(rotated.tokens.account_id).toBe("acc-alice-000001");
+    expect(rotated.tokens.refresh_token).not.toBe(alice.refresh);
+
+    oauth.spoil(bob.refresh, "refresh_token_invalidated");
+    await expect(rotateLogin("proxy-login-bob")).rejects.toThrow();
+    expect(sm.find("proxy-login-bob").tags.get(DEAD_LOGIN_TAG)).toBeDefined();
+    expect(sm.find("proxy-login-alice").tags.get(DEAD_LOGIN_TAG)).toBeUndefined();
+    expect(sm.find(SECRET).tags.get(DEAD_LOGIN_TAG)).toBeUndefined();
+  });
+});

@@ -225,7 +225,9 @@ describe("ProxyStack with several logins (-c logins=alice,bob)", () => {
       Environment: { Variables: Match.objectLike({ CODEX_LOGINS: { "Fn::Join": ["", Match.arrayWith([Match.stringLikeRegexp("^alice=")])] } }) },
     });
     const rotate = Object.values(logins.findResources("AWS::IAM::Policy")).flatMap((p) =>
-      (p as { Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } } }).Properties.PolicyDocument.Statement.filter((s) => s.Action === "secretsmanager:RotateSecret"),
+      (p as { Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } } }).Properties.PolicyDocument.Statement.filter(
+        (s) => s.Action === "secretsmanager:RotateSecret",
+      ),
     );
     expect(rotate).toHaveLength(1);
     expect((rotate[0]?.Resource as unknown[]).length).toBe(3);

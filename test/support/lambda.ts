@@ -70,12 +70,22 @@ export interface LambdaTarget {
  * URL, with a fake backend and a Secrets Manager holding a login and the client `key`. Whatever it
  * starts, `stop` stops; the synthesized output is removed.
  */
-export async function startLambdaTarget(options: { nodePath: string; key: string; env?: Record<string, string>; concurrency?: number }): Promise<LambdaTarget> {
+export async function startLambdaTarget(options: {
+  nodePath: string;
+  key: string;
+  env?: Record<string, string>;
+  concurrency?: number;
+  /** the client keys secret's JSON, when not just `{"keys": [key]}` */
+  keysSecret?: unknown;
+  /** more secrets, by name, there before the function starts (other logins) */
+  secrets?: Record<string, string>;
+}): Promise<LambdaTarget> {
   const bundle = synthBundle();
   const codex = await new FakeCodex().start();
   const sm = await new FakeSecretsManager().start();
   sm.create("codex-tokens", JSON.stringify(authJson()));
-  sm.create("proxy-keys", JSON.stringify({ keys: [options.key] }));
+  sm.create("proxy-keys", JSON.stringify(options.keysSecret ?? { keys: [options.key] }));
+  for (const [name, text] of Object.entries(options.secrets ?? {})) sm.create(name, text);
   const logs: string[] = [];
   const stopFakes = async () => {
     await codex.stop();

@@ -23,8 +23,14 @@ export interface Setting {
 export const SETTINGS: readonly Setting[] = [
   { env: "PORT", flag: "--port", default: String(DEFAULTS.port), help: "port to listen on (0 picks a free one)", where: "local" },
   { env: "HOST", flag: "--host", default: DEFAULTS.host, help: "address to listen on; anything but loopback requires PROXY_API_KEYS", where: "local" },
-  { env: "CODEX_AUTH_PATH", flag: "--auth-path", default: "~/.codex/auth.json", help: "the Codex CLI login", where: "local" },
-  { env: "PROXY_API_KEYS", help: "comma-separated keys clients must send as 'Authorization: Bearer <key>'", where: "local" },
+  {
+    env: "CODEX_AUTH_PATH",
+    flag: "--auth-path",
+    default: "~/.codex/auth.json",
+    help: "the Codex CLI login; repeat the flag (or list them, or name a folder of them) for several logins",
+    where: "local",
+  },
+  { env: "PROXY_API_KEYS", help: "comma-separated keys clients must send as 'Authorization: Bearer <key>'; key@alice+bob binds a key to logins", where: "local" },
   { env: "OPENAI_API_KEY", help: "an OpenAI API key, used when there is no ChatGPT login at the auth path", where: "local" },
   { env: "ALLOWED_MODELS", context: "allowedModels", default: "the account's live catalog", help: "comma-separated model allowlist", where: "both" },
   { env: "CODEX_BASE_URL", default: DEFAULTS.codexBaseUrl, help: "the Codex backend", where: "both" },

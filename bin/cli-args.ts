@@ -1,16 +1,17 @@
-/** A tiny `--name value` / `--name=value` parser for the project's CLIs, refusing unknown options. */
-export function parseArgs(argv: readonly string[], known: readonly string[]): Record<string, string | true> {
-  const out: Record<string, string | true> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (!arg.startsWith("--")) throw new Error(`Unexpected argument '${arg}'. Run with --help.`);
-    const eq = arg.indexOf("=");
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
-    if (!known.includes(name)) throw new Error(`Unknown option --${name}. Run with --help.`);
-    if (eq >= 0) out[name] = arg.slice(eq + 1);
-    else if (argv[i + 1] !== undefined && !(argv[i + 1] as string).startsWith("--")) out[name] = argv[++i] as string;
-    else out[name] = true;
+/** The project's CLIs read their options with node:util's parseArgs: `--name value`, `--name=value`, unknown options refused. */
+import { parseArgs as parse } from "node:util";
+import { commandLineError } from "../lambda/config.js";
+
+/** `options`: each option's name and whether it takes a value ("string") or is a switch ("boolean"). */
+export function parseArgs(argv: readonly string[], options: Record<string, "string" | "boolean">): Record<string, string | true> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parse({ args: [...argv], options: Object.fromEntries(Object.entries(options).map(([name, type]) => [name, { type }])), strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new Error(`${commandLineError(err)} Run with --help.`);
   }
+  const out: Record<string, string | true> = {};
+  for (const [name, value] of Object.entries(values)) if (value !== undefined && value !== false) out[name] = value;
   return out;
 }
 

@@ -37,7 +37,7 @@ const PASSED = [
 async function main(): Promise<void> {
   let args: Record<string, string | true>;
   try {
-    args = parseArgs(process.argv.slice(2), ["port", "auth-path", "no-synth", "help"]);
+    args = parseArgs(process.argv.slice(2), { port: "string", "auth-path": "string", "no-synth": "boolean", help: "boolean" });
   } catch (err) {
     return fail(TOOL, (err as Error).message, 2);
   }

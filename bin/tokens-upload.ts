@@ -43,7 +43,15 @@ function defaultAuthPath(): string {
 async function main(): Promise<void> {
   let args: Record<string, string | true>;
   try {
-    args = parseArgs(process.argv.slice(2), ["auth-path", "secret-id", "login", "stack", "region", "outputs", "help"]);
+    args = parseArgs(process.argv.slice(2), {
+      "auth-path": "string",
+      "secret-id": "string",
+      login: "string",
+      stack: "string",
+      region: "string",
+      outputs: "string",
+      help: "boolean",
+    });
   } catch (err) {
     return fail(TOOL, (err as Error).message, 2);
   }

@@ -4,6 +4,7 @@
  */
 import { readdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
+import { parseArgs } from "node:util";
 import { basename, dirname, join } from "node:path";
 import { LOG_LEVELS, type LogLevel } from "./log.js";
 
@@ -142,23 +143,44 @@ interface Flags {
   authPaths?: string[];
 }
 
+/** node:util parseArgs' errors in the project's words (for `npm start` and the bin/ tools): which option, and what is wrong. */
+export function commandLineError(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  const option = /'(-[^' ]+)/.exec((err as Error).message)?.[1] ?? "";
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `Unknown option ${option}.`;
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") return `${option} needs a value.`;
+  if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") return `Unexpected argument '${/'([^']*)'/.exec((err as Error).message)?.[1] ?? ""}': options start with --.`;
+  return (err as Error).message;
+}
+
+/** `npm start`'s command line, read by node:util's parseArgs. */
 function parseFlags(argv: readonly string[]): Flags {
-  const flags: Flags = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const [name, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || v === "") throw new ConfigError(`${name} needs a value.`);
-      return v;
-    };
-    if (name === "--help" || name === "-h") flags.help = true;
-    else if (name === "--version" || name === "-v") flags.version = true;
-    else if (name === "--port") flags.port = value();
-    else if (name === "--host") flags.host = value();
-    else if (name === "--auth-path") flags.authPaths = [...(flags.authPaths ?? []), value()];
-    else throw new ConfigError(`Unknown option ${arg}. Run with --help to see the options.`);
+  let values: { help?: boolean; version?: boolean; port?: string; host?: string; "auth-path"?: string[] };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "v" },
+        port: { type: "string" },
+        host: { type: "string" },
+        "auth-path": { type: "string", multiple: true },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new ConfigError(`${commandLineError(err)} Run with --help to see the options.`);
   }
+  for (const [name, value] of Object.entries(values)) {
+    if (value === "" || (Array.isArray(value) && value.includes(""))) throw new ConfigError(`--${name} needs a value.`);
+  }
+  const flags: Flags = {};
+  if (values.help) flags.help = true;
+  if (values.version) flags.version = true;
+  if (values.port !== undefined) flags.port = values.port;
+  if (values.host !== undefined) flags.host = values.host;
+  if (values["auth-path"]) flags.authPaths = values["auth-path"];
   return flags;
 }
 

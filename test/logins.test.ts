@@ -6,7 +6,7 @@
  * the earliest reset when all rest, a moved conversation without the reasoning the new login cannot
  * read, a dead login skipped, and one refresh per login under load.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
@@ -267,6 +267,28 @@ describe("several logins, their lives", () => {
     } finally {
       await proxy.stop();
     }
+  });
+
+  it("the logins' files: a repeated --auth-path (named or by file), a folder of them, and one alone is 'default'", async () => {
+    dir = mkdtempSync(join(tmpdir(), "logins-paths-"));
+    const { readLocalConfig } = await import("../lambda/config.js");
+    const logins = (env: Record<string, string>, argv: string[]) => {
+      const command = readLocalConfig(env, argv);
+      return command.kind === "serve" ? command.config.logins.map((l) => [l.name, l.path]) : [];
+    };
+    expect(logins({}, ["--auth-path", `alice=${dir}/a.json`, `--auth-path=${dir}/.codex-bob/auth.json`])).toEqual([
+      ["alice", `${dir}/a.json`],
+      ["codex-bob", `${dir}/.codex-bob/auth.json`],
+    ]);
+    writeFileSync(join(dir, "carol.json"), "{}");
+    writeFileSync(join(dir, "dave.json"), "{}");
+    expect(logins({ CODEX_AUTH_PATH: dir }, [])).toEqual([
+      ["carol", join(dir, "carol.json")],
+      ["dave", join(dir, "dave.json")],
+    ]);
+    expect(logins({}, ["--auth-path", join(dir, "carol.json")])).toEqual([["default", join(dir, "carol.json")]]);
+    expect(() => readLocalConfig({}, ["--auth-path", `${dir}/x/auth.json`, "--auth-path", `${dir}/y/x/auth.json`])).toThrow(/Two logins are named 'x'/);
+    expect(() => readLocalConfig({}, ["--auth-path"])).toThrow(/--auth-path needs a value/);
   });
 
   it("a key bound to a login that does not exist stops the start with a clear error", async () => {

@@ -122,7 +122,7 @@ export function createApp(deps: AppDeps): AppHandle {
   const browsers = new BrowserPolicy(deps.clientKeys.enforced, deps.config.corsOrigins);
   const startedAt = now();
   const recent = new RecentActivity(now);
-  const pool = new LoginPool(deps.logins && deps.logins.length > 0 ? deps.logins : [{ name: "default", source: deps.tokens }], now);
+  const pool = new LoginPool(deps.logins && deps.logins.length > 0 ? deps.logins : [{ name: "default", source: deps.tokens }], now, deps.config.loginPolicy);
   const models = new ModelCatalog({
     allowed: deps.config.allowedModels,
     now,

@@ -33,6 +33,8 @@ export interface CoreConfig {
   maxUpstreamConnections?: number;
   /** ANTHROPIC_MODEL_MAP: model names the catalog does not know (claude-…) -> upstream models */
   anthropicModelMap: [string, string][];
+  /** LOGIN_POLICY: new conversations spread over the logins, or fill the first one with room first */
+  loginPolicy: "spread" | "fill";
 }
 
 export interface LocalConfig extends CoreConfig {
@@ -90,6 +92,7 @@ export function readCoreConfig(env: Env): CoreConfig {
     logLevel: logLevel(env),
     corsOrigins: origins(env, "CORS_ORIGINS"),
     anthropicModelMap: modelMap(env, "ANTHROPIC_MODEL_MAP"),
+    loginPolicy: loginPolicy(env),
   };
   const proxy = set(env, "UPSTREAM_PROXY_URL");
   if (proxy !== undefined) config.upstreamProxyUrl = url(env, "UPSTREAM_PROXY_URL", proxy);
@@ -320,6 +323,12 @@ function loginName(stem: string, path: string): string {
     .slice(0, 32);
   if (!LOGIN_NAME.test(name)) throw new ConfigError(`Cannot name the login at ${path}. Name it with --auth-path name=path (letters, digits, - and _).`);
   return name;
+}
+
+function loginPolicy(env: Env): "spread" | "fill" {
+  const text = set(env, "LOGIN_POLICY") ?? "spread";
+  if (text !== "spread" && text !== "fill") throw new ConfigError(`LOGIN_POLICY must be spread or fill; got '${text}'.`);
+  return text;
 }
 
 function logLevel(env: Env): LogLevel {

@@ -41,6 +41,13 @@ export const SETTINGS: readonly Setting[] = [
   { env: "UPSTREAM_MAX_CONNECTIONS", context: "upstreamMaxConnections", default: "none", help: "cap on concurrent upstream streams", where: "both" },
   { env: "CORS_ORIGINS", context: "corsOrigins", help: "comma-separated web origins allowed to call from a browser", where: "both" },
   { env: "ANTHROPIC_MODEL_MAP", context: "anthropicModelMap", default: DEFAULT_ANTHROPIC_MODEL_MAP, help: "/v1/messages model names -> models", where: "both" },
+  {
+    env: "LOGIN_POLICY",
+    context: "loginPolicy",
+    default: "spread",
+    help: "with several logins: spread new conversations over them, or fill the first with room first",
+    where: "both",
+  },
   { env: "LOG_LEVEL", context: "logLevel", default: DEFAULTS.logLevel, help: "debug | info | warn | error | silent", where: "both" },
 ];
 

@@ -201,6 +201,20 @@ describe("several logins, their lives", () => {
     expect(new Set(answers[0]).size).toBeGreaterThan(1);
   });
 
+  it("LOGIN_POLICY=fill: new conversations fill the first login with room, the next takes over when it rests", async () => {
+    dir = mkdtempSync(join(tmpdir(), "logins-fill-"));
+    const limited = new Set<Name>();
+    const proxy = await startProxy({ dir, keys, env: { LOGIN_POLICY: "fill" }, logins: [login("alice"), login("bob")] });
+    try {
+      proxy.codex.always(backend(limited));
+      for (let i = 0; i < 8; i++) expect(await turn("chat", proxy, KEYS.team, `fill ${i}`)).toBe("served by alice");
+      limited.add("alice");
+      for (let i = 0; i < 4; i++) expect(await turn("chat", proxy, KEYS.team, `fill more ${i}`)).toBe("served by bob");
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it("a dead login is skipped, its bound key told to log in again naming it, the others go on", async () => {
     dir = mkdtempSync(join(tmpdir(), "logins-dead-"));
     const alice = oauth.issue({ expiredAccess: true, accountId: ACCOUNTS.alice });

@@ -6,7 +6,8 @@
  *   warm and its encrypted reasoning and compaction items stay readable (they are bound to the login
  *   that minted them). Its login is the one it last used here, else the login that ranks first for
  *   it by rendezvous hashing: the same on every restart and every Lambda instance, and new
- *   conversations spread evenly over the logins.
+ *   conversations spread evenly over the logins (LOGIN_POLICY=fill ranks them in their order
+ *   instead: the first login with room takes them all).
  * - A login that hits the plan's usage limit rests until the reset the backend named, and the
  *   request fails over to the next login that ranks for it, before the client has seen a byte. A
  *   login whose refresh token is spent is skipped. When every login a key may use rests, the client
@@ -47,6 +48,8 @@ export class LoginPool {
   constructor(
     logins: readonly Login[],
     readonly now: () => number = Date.now,
+    /** "spread": new conversations over all logins (rendezvous hashing); "fill": the first login with room first */
+    private readonly policy: "spread" | "fill" = "spread",
   ) {
     if (logins.length === 0) throw new Error("a login pool needs a login");
     this.logins = logins;
@@ -72,8 +75,13 @@ export class LoginPool {
     const eligible = allowed ? this.logins.filter((l) => allowed.includes(l.name)) : [...this.logins];
     if (eligible.length <= 1 || conversation === undefined) return eligible;
     const score = (l: Login) => createHash("sha256").update(`${conversation}\u0000${l.name}`).digest().readUInt32BE(0);
-    const ranked = eligible.map((l) => [score(l), l] as const).sort((a, b) => b[0] - a[0]);
-    const order = ranked.map(([, l]) => l);
+    const order =
+      this.policy === "fill"
+        ? eligible
+        : eligible
+            .map((l) => [score(l), l] as const)
+            .sort((a, b) => b[0] - a[0])
+            .map(([, l]) => l);
     const last = this.conversations.get(conversation);
     const at = order.findIndex((l) => l.name === last);
     if (at > 0) order.unshift(...order.splice(at, 1));

@@ -186,6 +186,21 @@ describe("several logins, their lives", () => {
   afterAll(async () => oauth?.stop());
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+  /** alice and bob with these logins, refreshed by the fake OAuth endpoint, answered by the backend. */
+  async function refreshingProxy(alice: { access: string; refresh: string }, bob: { access: string; refresh: string }): Promise<RunningProxy> {
+    const proxy = await startProxy({
+      dir,
+      keys,
+      env: { CODEX_REFRESH_URL: oauth.url },
+      logins: [
+        { name: "alice", authJson: loginDoc(ACCOUNTS.alice, alice) },
+        { name: "bob", authJson: loginDoc(ACCOUNTS.bob, bob) },
+      ],
+    });
+    proxy.codex.always(backend(new Set()));
+    return proxy;
+  }
+
   it("the same conversation lands on the same login after a restart of the local server", async () => {
     dir = mkdtempSync(join(tmpdir(), "logins-restart-"));
     const answers: string[][] = [];
@@ -220,17 +235,8 @@ describe("several logins, their lives", () => {
     const alice = oauth.issue({ expiredAccess: true, accountId: ACCOUNTS.alice });
     oauth.spoil(alice.refresh, "refresh_token_invalidated");
     const bob = oauth.issue({ accountId: ACCOUNTS.bob });
-    const proxy = await startProxy({
-      dir,
-      keys,
-      env: { CODEX_REFRESH_URL: oauth.url },
-      logins: [
-        { name: "alice", authJson: loginDoc(ACCOUNTS.alice, alice) },
-        { name: "bob", authJson: loginDoc(ACCOUNTS.bob, bob) },
-      ],
-    });
+    const proxy = await refreshingProxy(alice, bob);
     try {
-      proxy.codex.always(backend(new Set()));
       for (let i = 0; i < 6; i++) expect(await turn("chat", proxy, KEYS.team, `dead ${i}`)).toBe("served by bob");
       const res = await fetch(`${proxy.baseURL}/chat/completions`, {
         method: "POST",
@@ -259,17 +265,8 @@ describe("several logins, their lives", () => {
     const alice = oauth.issue({ expiredAccess: true, accountId: ACCOUNTS.alice });
     const bob = oauth.issue({ expiredAccess: true, accountId: ACCOUNTS.bob });
     const calls = oauth.calls.length;
-    const proxy = await startProxy({
-      dir,
-      keys,
-      env: { CODEX_REFRESH_URL: oauth.url },
-      logins: [
-        { name: "alice", authJson: loginDoc(ACCOUNTS.alice, alice) },
-        { name: "bob", authJson: loginDoc(ACCOUNTS.bob, bob) },
-      ],
-    });
+    const proxy = await refreshingProxy(alice, bob);
     try {
-      proxy.codex.always(backend(new Set()));
       const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => turn("chat", proxy, KEYS.team, `load ${i}`)));
       expect(new Set(answers)).toEqual(new Set(["served by alice", "served by bob"]));
       expect(

@@ -8,7 +8,7 @@ import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { Effect, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Architecture, FunctionUrlAuthType, InvokeMode, Runtime } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
-import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { FilterPattern, LogGroup, MetricFilter, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
@@ -144,10 +144,12 @@ export class ProxyStack extends Stack {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
     alarm.addAlarmAction(new SnsAction(alarmTopic));
+    const named = this.loginSecrets.size > 0 ? [["default", this.tokensSecret] as const, ...this.loginSecrets] : [];
     const alarms = [
       alarm,
       ...this.requestAlarms(props.usageAlarmPercent ?? 90),
       ...[...this.loginSecrets.keys()].map((name) => this.loginUsageAlarm(name, props.usageAlarmPercent ?? 90)),
+      ...named.map(([name, secret]) => this.deadLoginAlarm(name, secret)),
     ];
     for (const a of alarms.slice(1)) a.addAlarmAction(new SnsAction(alarmTopic));
     const dashboard = this.dashboard(alarms);
@@ -240,6 +242,33 @@ export class ProxyStack extends Stack {
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     ];
+  }
+
+  /**
+   * With several logins, one alarm per login that names it when its refresh is refused for good: a
+   * metric from the rotation function's own log line (`rotation_failed`, permanent, its secret).
+   */
+  private deadLoginAlarm(name: string, secret: Secret): Alarm {
+    const metricName = `DeadLogin-${name}`;
+    new MetricFilter(this, `DeadLoginFilter-${name}`, {
+      logGroup: this.rotationFn.logGroup,
+      metricNamespace: METRICS_NAMESPACE,
+      metricName,
+      metricValue: "1",
+      filterPattern: FilterPattern.all(
+        FilterPattern.stringValue("$.event", "=", "rotation_failed"),
+        FilterPattern.booleanValue("$.permanent", true),
+        FilterPattern.stringValue("$.secret_id", "=", secret.secretArn),
+      ),
+    });
+    return new Alarm(this, `DeadLogin-${name}`, {
+      alarmDescription: `The login '${name}' can no longer be refreshed: log in again and upload it (npm run tokens:upload${name === "default" ? "" : ` -- --login ${name}`}). The other logins go on.`,
+      metric: new Metric({ namespace: METRICS_NAMESPACE, metricName, period: Duration.minutes(5), statistic: "Sum" }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
   }
 
   /** A named login's usage alarm: its primary window, from the metrics the proxy writes by login. */

@@ -17,6 +17,9 @@ import type { RecordedRequest, Responder } from "./support/fake-codex.js";
 import { FakeOAuth, loginDoc } from "./support/fake-oauth.js";
 import { accessToken, fixtureJson } from "./support/fixtures.js";
 import { startProxy, type RunningProxy } from "./support/proxy.js";
+import { LoginPool } from "../lambda/auth/logins.js";
+import type { TokenSource } from "../lambda/auth/tokens.js";
+import type { ProxyError } from "../lambda/errors.js";
 
 const ACCOUNTS = { alice: "acc-alice-000001", bob: "acc-bob-0000002", carol: "acc-carol-000003" } as const;
 type Name = keyof typeof ACCOUNTS;
@@ -308,5 +311,49 @@ describe("several logins, their lives", () => {
     expect(() => readLocalConfig({ PROXY_API_KEYS: "sk-abc@nobody", CODEX_AUTH_PATH: `alice=${dir}/a.json,bob=${dir}/b.json` }, [])).toThrow(
       /bound to 'nobody', which is no login of this proxy \(its logins: alice, bob\)/,
     );
+  });
+});
+
+describe("the login pool on its own", () => {
+  const source = (account: string): TokenSource => ({
+    kind: "test",
+    loginHint: "log in",
+    get: async () => ({ kind: "chatgpt", accessToken: "t", accountId: account }),
+    recover: async () => undefined,
+    describe: async () => ({ name: account, state: "ok" }),
+  });
+
+  it("a resting login is tried again once a minute when no other can serve, and a success ends its rest", async () => {
+    let now = 1_000_000;
+    const pool = new LoginPool(
+      [
+        { name: "alice", source: source("a") },
+        { name: "bob", source: source("b") },
+      ],
+      () => now,
+    );
+    pool.noteLimit("alice", now + 3_600_000);
+    pool.noteLimit("bob", now + 7_200_000);
+    const limited = await pool
+      .route(undefined, "c1")
+      .next()
+      .catch((err: ProxyError) => err);
+    expect((limited as ProxyError).headers["retry-after"]).toBe("3600");
+    now += 61_000;
+    const route = pool.route(undefined, "c1");
+    const probe = await route.next(); // the one resting shortest, tried anyway
+    expect(probe.login.name).toBe("alice");
+    route.served(probe.login);
+    expect(pool.restingUntil("alice")).toBeUndefined();
+    expect((await pool.route(undefined, "c2").next()).login.name).toBe("alice");
+    // bob, still resting, gets his probe too, and not another within the minute
+    now += 10_000;
+    expect((await pool.route(["bob"], "c3").next()).login.name).toBe("bob");
+    expect(
+      await pool
+        .route(["bob"], "c4")
+        .next()
+        .catch((err: ProxyError) => err.code),
+    ).toBe("usage_limit_reached");
   });
 });

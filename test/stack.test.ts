@@ -243,6 +243,18 @@ describe("ProxyStack with several logins (-c logins=alice,bob)", () => {
     }
   });
 
+  it("names a dead login in an alarm of its own, from the rotation function's log line", () => {
+    for (const name of ["default", "alice", "bob"]) {
+      logins.hasResourceProperties("AWS::CloudWatch::Alarm", {
+        AlarmDescription: Match.stringLikeRegexp(`^The login '${name}' can no longer be refreshed`),
+        MetricName: `DeadLogin-${name}`,
+      });
+    }
+    const filters = Object.values(logins.findResources("AWS::Logs::MetricFilter")).map((f) => JSON.stringify(f));
+    expect(filters).toHaveLength(3);
+    for (const f of filters) expect(f).toMatch(/rotation_failed.*permanent IS TRUE.*secret_id/);
+  });
+
   it("refuses a login name that is none", () => {
     const bad = mkdtempSync(join(tmpdir(), "codex-proxy-cdk-bad-"));
     try {

@@ -117,9 +117,10 @@ export async function runTurn<D extends DataFrame, E extends ErrorFrame>(dialect
         try {
           opened = await within(openAnswer(body, credentials, login, converted, String(requested), ctx, upstreamAbort.signal, facts, (f) => (frames = f)));
         } catch (err) {
-          // Reasoning minted under another login (a restart forgot the move) is dropped, once.
+          // With several logins, reasoning minted under another one (a restart forgot the move) is
+          // dropped, once. A single login keeps the rule of old: the client hears it, never a retry.
           const stripped = withoutEncryptedReasoning(body);
-          if (!(err instanceof ProxyError) || err.code !== "invalid_encrypted_content" || stripped === body) throw err;
+          if (ctx.logins.size === 1 || !(err instanceof ProxyError) || err.code !== "invalid_encrypted_content" || stripped === body) throw err;
           body = stripped;
           opened = await within(openAnswer(body, credentials, login, converted, String(requested), ctx, upstreamAbort.signal, facts, (f) => (frames = f)));
         }

@@ -262,7 +262,7 @@ export function createApp(deps: AppDeps): AppHandle {
       clientHeaders = usageHeaders(facts.upstreamHeaders);
       const windows = readRateLimits(facts.upstreamHeaders, now());
       if (!windows) return;
-      recent.observe(loginOf(facts.fields) ?? pool.primary.name, windows);
+      recent.observe(facts.upstreamLogin ?? pool.primary.name, windows);
       Object.assign(fields, limitFields(windows));
     };
 
@@ -326,11 +326,6 @@ export function createApp(deps: AppDeps): AppHandle {
   };
 
   return { handle, fetch: async (request, options) => toResponse(await handle(request, options)), models, errorReply };
-}
-
-/** Which login a request's facts are about: the one it names, else the only one. */
-function loginOf(fields: LogFields): string | undefined {
-  return typeof fields.login === "string" ? fields.login : undefined;
 }
 
 function limitFields(limits: RateLimits): LogFields {

@@ -33,8 +33,9 @@ import type { AppRequest } from "../http/request.js";
 export interface TurnFacts {
   /** fields of the request's log line: dialect, model, time to first byte, tokens, … */
   fields: LogFields;
-  /** the upstream answer's headers (its usage windows), once it answered */
+  /** the upstream answer's headers (its usage windows), once it answered, and the login they are about */
   upstreamHeaders?: HeaderMap;
+  upstreamLogin?: string;
 }
 
 /** A turn's answer and what it learned. */
@@ -225,6 +226,7 @@ async function openAnswer<D extends DataFrame, E extends ErrorFrame>(
     }
   }
   facts.upstreamHeaders = result.headers;
+  facts.upstreamLogin = login.name;
   if (!result.ok) throw mapUpstreamHttpError(result, ctx.now(), loginHint(login, ctx.logins));
   const life = new StreamLife(converted.mapper({ requestedModel, now: ctx.now }), ctx.now);
   const frames = framesOf(result.events, life, ctx);

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { CODEX_VERSION, codexCli, FINAL_ANSWER, runCodex, scriptedAgent } from "./support/codex-cli.js";
 import { message, reasoning, turnOf } from "./support/codex-turns.js";
 import type { RecordedRequest, Responder } from "./support/fake-codex.js";
 import { FakeOAuth, loginDoc } from "./support/fake-oauth.js";
@@ -356,4 +357,26 @@ describe("the login pool on its own", () => {
         .catch((err: ProxyError) => err.code),
     ).toBe("usage_limit_reached");
   });
+});
+
+describe.skipIf(codexCli() === undefined)(`the real Codex CLI ${CODEX_VERSION} on several logins`, () => {
+  let dir: string;
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("a whole task, remote compaction included, stays on one login: the compaction item goes back to the login that minted it", async () => {
+    dir = mkdtempSync(join(tmpdir(), "logins-codex-"));
+    const proxy = await startProxy({ dir, keys: [KEYS.team], logins: [login("alice"), login("bob"), login("carol")], env: { ALLOWED_MODELS: "gpt-5.5,gpt-5.4-mini" } });
+    try {
+      proxy.codex.always(scriptedAgent(proxy.codex));
+      const run = await runCodex({ setup: "builtin", baseURL: proxy.baseURL, key: KEYS.team, prompt: "Run the command that prints the tool marker, then say what it printed." });
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout).toContain(FINAL_ANSWER);
+      const calls = proxy.codex.responsesCalls;
+      // the task compacted remotely, and the minted item was sent back
+      expect(calls.some((c) => JSON.stringify(c.body).includes('"type":"compaction"'))).toBe(true);
+      expect(new Set(servedBy(proxy)).size).toBe(1);
+    } finally {
+      await proxy.stop();
+    }
+  }, 90_000);
 });

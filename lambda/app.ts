@@ -12,7 +12,7 @@ import { CodexClient } from "./codex/client.js";
 import type { Upstream } from "./codex/http.js";
 import { readRateLimits, usageHeaders, type RateLimits } from "./codex/rate-limits.js";
 import { RecentActivity } from "./observe/recent.js";
-import { handleStatus, type StatusSources } from "./routes/status.js";
+import { handleStatus, loginStatus, type StatusSources } from "./routes/status.js";
 import { statusPage } from "./routes/status-page.js";
 import type { CoreConfig } from "./config.js";
 import { ProxyError, toProxyError } from "./errors.js";
@@ -221,13 +221,12 @@ export function createApp(deps: AppDeps): AppHandle {
     "/status": { methods: ["GET", "HEAD"], auth: false, run: async () => statusPage() },
     "/v1/status": { methods: ["GET"], auth: true, run: () => handleStatus(status) },
   };
+  /** Each login's state as /status derives it, and its latest windows as the backend reported them. */
   async function loginsHealth() {
-    return (await pool.describe()).map((l) => ({
-      name: l.name,
-      state: l.resting_until ? "resting" : l.state,
-      ...(l.resting_until ? { resting_until: l.resting_until } : {}),
-      usage_limits: recent.windowsOf(l.name) ?? null,
-    }));
+    return (await pool.describe()).map((l) => {
+      const { name, state, resting_until } = loginStatus(l, status, now());
+      return { name, state, ...(resting_until ? { resting_until } : {}), usage_limits: recent.windowsOf(l.login) ?? null };
+    });
   }
   /** routes whose requests stay out of /status's history: the page polls them */
   const unlisted = new Set(["/status", "/v1/status", "/health"]);

@@ -17,7 +17,12 @@ export function fingerprint(refreshToken: string): string {
 export async function isMarkedDead(client: SecretsManagerClient, secretId: string, refreshToken: string | undefined): Promise<boolean> {
   if (!refreshToken) return false;
   const out = await client.send(new DescribeSecretCommand({ SecretId: secretId }));
-  return (out.Tags ?? []).some((t) => t.Key === DEAD_LOGIN_TAG && t.Value === fingerprint(refreshToken));
+  return carriesDeadMark(out.Tags, refreshToken);
+}
+
+/** Whether a secret's tags (as DescribeSecret gives them) mark this refresh token dead. */
+export function carriesDeadMark(tags: readonly { Key?: string | undefined; Value?: string | undefined }[] | undefined, refreshToken: string | undefined): boolean {
+  return refreshToken !== undefined && (tags ?? []).some((t) => t.Key === DEAD_LOGIN_TAG && t.Value === fingerprint(refreshToken));
 }
 
 export async function markDead(client: SecretsManagerClient, secretId: string, refreshToken: string): Promise<void> {

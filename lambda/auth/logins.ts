@@ -39,9 +39,7 @@ interface Rest {
 
 export class LoginPool {
   readonly logins: readonly Login[];
-  private readonly byName: Map<string, Login>;
   private readonly resting = new Map<string, Rest>();
-  private readonly dead = new Map<string, ProxyError>();
   private readonly limitHits = new Map<string, { at: number; until?: number }>();
   private readonly conversations = new Map<string, string>();
 
@@ -53,8 +51,7 @@ export class LoginPool {
   ) {
     if (logins.length === 0) throw new Error("a login pool needs a login");
     this.logins = logins;
-    this.byName = new Map(logins.map((l) => [l.name, l]));
-    if (this.byName.size !== logins.length) throw new Error("two logins share a name");
+    if (new Set(logins.map((l) => l.name)).size !== logins.length) throw new Error("two logins share a name");
   }
 
   get size(): number {
@@ -64,10 +61,6 @@ export class LoginPool {
   /** The first login: the one a single-login deployment has, and the model catalog's. */
   get primary(): Login {
     return this.logins[0] as Login;
-  }
-
-  has(name: string): boolean {
-    return this.byName.has(name);
   }
 
   /** The logins a key may use, in the order they rank for this conversation. */
@@ -123,10 +116,6 @@ export class LoginPool {
     this.resting.delete(name);
   }
 
-  markDead(name: string, error: ProxyError): void {
-    this.dead.set(name, error);
-  }
-
   /** Until when the login rests, if it does. */
   restingUntil(name: string): number | undefined {
     const rest = this.resting.get(name);
@@ -144,15 +133,6 @@ export class LoginPool {
     if (!rest || this.now() - rest.probedAt < PROBE_EVERY_MS) return false;
     rest.probedAt = this.now();
     return true;
-  }
-
-  deadError(name: string): ProxyError | undefined {
-    return this.dead.get(name);
-  }
-
-  /** A dead login comes back when its source holds a new login (a `codex login`, an upload). */
-  revive(name: string): void {
-    this.dead.delete(name);
   }
 
   /** Each login as /status and /health show it. */
@@ -197,14 +177,13 @@ export class LoginRoute {
       const login = this.order[this.index++] as Login;
       if (this.pool.restingUntil(login.name) !== undefined) continue;
       try {
-        const credentials = await login.source.get();
-        this.pool.revive(login.name);
-        return { login, credentials };
+        // A dead login's source says so without calling the token endpoint again, so it
+        // is asked anew each time: a new `codex login` or upload brings it back by itself.
+        return { login, credentials: await login.source.get() };
       } catch (err) {
         if (!(err instanceof ProxyError) || !isDeadLogin(err)) throw err;
         const named = this.pool.size > 1 ? namedError(err, login.name) : err;
         if (this.order.length === 1) throw named;
-        this.pool.markDead(login.name, named);
         this.lastError = named;
       }
     }
@@ -235,11 +214,7 @@ export class LoginRoute {
       this.pool.noteLimit(login.name, retryAfterMs === undefined ? undefined : this.pool.now() + retryAfterMs);
       return this.order.length > 1;
     }
-    if (isDeadLogin(error) && this.order.length > 1) {
-      this.pool.markDead(login.name, error);
-      return true;
-    }
-    return false;
+    return isDeadLogin(error) && this.order.length > 1;
   }
 
   /** The request was served by `login`. */

@@ -13,7 +13,7 @@ import { silentLogger, type Logger } from "../log.js";
 import { AuthFileError, parseAuthJson, type ParsedAuth } from "./auth-json.js";
 import { isExpired, refreshDue } from "./freshness.js";
 import { loginFacts } from "./login-facts.js";
-import { DEAD_LOGIN_TAG, fingerprint, isMarkedDead } from "./login-marks.js";
+import { carriesDeadMark, isMarkedDead } from "./login-marks.js";
 import { readSecret, secretError } from "./secrets.js";
 import { sameCredentials, type Credentials, type LoginFacts, type TokenSource } from "./tokens.js";
 import { TtlCache } from "./ttl-cache.js";
@@ -66,7 +66,7 @@ export class SecretTokenSource implements TokenSource {
     } catch (err) {
       this.log.warn("could not describe the tokens secret for /status", { error: String(err) });
     }
-    const dead = auth.refreshToken !== undefined && (secret?.Tags ?? []).some((t) => t.Key === DEAD_LOGIN_TAG && t.Value === fingerprint(auth.refreshToken as string));
+    const dead = carriesDeadMark(secret?.Tags, auth.refreshToken);
     const facts = dead
       ? loginFacts(this.secretId, auth, "dead", `The login can no longer be refreshed: ${UPLOAD_HINT}`)
       : this.renewing

@@ -1,8 +1,9 @@
 /**
  * What /status shows of this process's recent traffic: the last requests and the last errors, each
  * in a ring of fixed size (no disk, no database: a process's history ends with it, and on Lambda
- * each instance has its own), and the latest usage windows the backend reported for each login. A request's entry copies a few fields of its log line, which never holds
- * prompt text, a key or a token.
+ * each instance has its own), and the latest usage windows the backend reported for each login.
+ * A request's entry copies a few fields of its log line, which never holds prompt text, a key or a
+ * token.
  */
 import type { RateLimits } from "../codex/rate-limits.js";
 import type { LogFields } from "../log.js";

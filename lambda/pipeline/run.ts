@@ -114,7 +114,7 @@ export async function runTurn<D extends DataFrame, E extends ErrorFrame>(dialect
       const { login, credentials } = await within(route.next());
       let body = route.moves(login) ? withoutEncryptedReasoning(converted.body) : converted.body;
       try {
-        let opened: { events: AsyncGenerator<CodexEvent[]>; life: StreamLife<D, E>; head: Frame<D, E>[] };
+        let opened: { life: StreamLife<D, E>; head: Frame<D, E>[] };
         try {
           opened = await within(openAnswer(body, credentials, login, converted, String(requested), ctx, upstreamAbort.signal, facts, (f) => (frames = f)));
         } catch (err) {
@@ -214,7 +214,7 @@ async function openAnswer<D extends DataFrame, E extends ErrorFrame>(
   signal: AbortSignal,
   facts: TurnFacts,
   hand: (frames: AsyncGenerator<Frame<D, E>[]>) => void,
-): Promise<{ events: AsyncGenerator<CodexEvent[]>; life: StreamLife<D, E>; head: Frame<D, E>[] }> {
+): Promise<{ life: StreamLife<D, E>; head: Frame<D, E>[] }> {
   let credentials = start;
   let result = await ctx.codex.open(body, credentials, signal);
   if (!result.ok && result.status === 401) {
@@ -239,7 +239,7 @@ async function openAnswer<D extends DataFrame, E extends ErrorFrame>(
   }
   const first = head[0] as Frame<D, E>;
   if (isErrorFrame(first)) throw first.error;
-  return { events: result.events, life, head };
+  return { life, head };
 }
 
 /** How to renew a login, naming it when there are several. */

@@ -90,7 +90,8 @@ export async function handleStatus(s: StatusSources): Promise<Reply> {
   return reply;
 }
 
-function loginStatus({ login: poolName, ...login }: PoolLoginFacts, s: StatusSources, now: number): LoginStatus {
+/** A login as /status (and, with several, /health) shows it: its facts, its windows, and whether it rests. */
+export function loginStatus({ login: poolName, ...login }: PoolLoginFacts, s: Pick<StatusSources, "recent">, now: number): LoginStatus {
   const status: LoginStatus = { ...login, windows: [] };
   const limits = s.recent.windowsOf(poolName);
   if (limits) {
@@ -105,7 +106,7 @@ function loginStatus({ login: poolName, ...login }: PoolLoginFacts, s: StatusSou
   if (login.state === "ok" && until !== undefined && Date.parse(until) > now) {
     status.state = "resting";
     status.resting_until = until;
-    status.advice = `The plan's usage limit was reached; this login is not used until it resets at ${until}.`;
+    status.advice = `The plan's usage limit was reached; the backend refuses this login's requests until it resets at ${until} (other logins serve meanwhile, when there are some).`;
   }
   return status;
 }

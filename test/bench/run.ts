@@ -139,31 +139,18 @@ async function runPhase(phase: Phase, all: Side[], proxy: Child, passthrough: Ch
   for (const side of all) {
     const s = samples[side.name] ?? [];
     const ok = s.filter((x) => x.ok);
+    const at = (of: "first" | "total", q: number) =>
+      round(
+        percentile(
+          ok.map((x) => x[of]),
+          q,
+        ),
+      );
     cells[side.name] = {
-      first_p50_ms: round(
-        percentile(
-          ok.map((x) => x.first),
-          50,
-        ),
-      ),
-      first_p99_ms: round(
-        percentile(
-          ok.map((x) => x.first),
-          99,
-        ),
-      ),
-      total_p50_ms: round(
-        percentile(
-          ok.map((x) => x.total),
-          50,
-        ),
-      ),
-      total_p99_ms: round(
-        percentile(
-          ok.map((x) => x.total),
-          99,
-        ),
-      ),
+      first_p50_ms: at("first", 50),
+      first_p99_ms: at("first", 99),
+      total_p50_ms: at("total", 50),
+      total_p99_ms: at("total", 99),
       answers: s.length,
       failed: s.length - ok.length,
       cpu_ms_per_answer: round(side.name === "direct" ? 0 : cpu[side.name]!.proxy / s.length),

@@ -30,9 +30,15 @@ ${listed.environment}
 
 Clients: base URL http://127.0.0.1:${DEFAULTS.port}/v1, any model from GET /v1/models.`;
 
+/** A login's file as a token source, refreshed at the configured endpoint. */
+function fileLogin(path: string, config: LocalConfig, fetch: Fetch, log: Logger): FileTokenSource {
+  return FileTokenSource.load(path, { refresh: { url: config.refreshUrl, fetch }, log });
+}
+
+/** The first login's source: its file, or OPENAI_API_KEY when there is no file and no other login. */
 function tokenSource(config: LocalConfig, fetch: Fetch, log: Logger): TokenSource {
   try {
-    return FileTokenSource.load(config.authPath, { refresh: { url: config.refreshUrl, fetch }, log });
+    return fileLogin(config.authPath, config, fetch, log);
   } catch (err) {
     if (config.logins.length > 1) throw err;
     const apiKey = config.openaiApiKey;
@@ -70,7 +76,7 @@ function main(): void {
     tokens = tokenSource(config, upstream.fetch, log);
     logins.push({ name: (config.logins[0] as { name: string }).name, source: tokens });
     for (const { name, path } of config.logins.slice(1)) {
-      logins.push({ name, source: FileTokenSource.load(path, { refresh: { url: config.refreshUrl, fetch: upstream.fetch }, log }) });
+      logins.push({ name, source: fileLogin(path, config, upstream.fetch, log) });
     }
   } catch (err) {
     if (err instanceof AuthFileError) fail(err.message, 1);

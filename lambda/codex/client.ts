@@ -12,6 +12,7 @@ import type { Credentials } from "../auth/tokens.js";
 import { VERSION } from "../version.js";
 import { HeadersTimeout, type UpstreamReply, type SendInit, type Upstream } from "./http.js";
 import type { HeaderMap } from "../http/headers.js";
+import type { Feed } from "../http/feed.js";
 import { isChallenge } from "./errors.js";
 import { REMOTE_COMPACTION_FEATURE, usesRemoteCompaction } from "./compaction.js";
 import { UpstreamSlots } from "./slots.js";
@@ -35,7 +36,7 @@ export interface CodexClientConfig {
   maxAnswerBytes: number;
 }
 
-export type OpenResult = { ok: true; events: AsyncGenerator<CodexEvent[]>; headers: HeaderMap } | { ok: false; status: number; headers: HeaderMap; bodyText: string };
+export type OpenResult = { ok: true; events: Feed<CodexEvent>; headers: HeaderMap } | { ok: false; status: number; headers: HeaderMap; bodyText: string };
 
 export interface CatalogModel {
   slug: string;

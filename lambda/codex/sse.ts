@@ -8,6 +8,7 @@
 import { createParser } from "eventsource-parser";
 import type { Readable } from "node:stream";
 import { ProxyError } from "../errors.js";
+import type { Feed, FeedListener } from "../http/feed.js";
 import { RAW_DATA, type WithRawData } from "./events.js";
 import type { CodexEvent } from "./types.js";
 
@@ -39,14 +40,16 @@ function answerTooLarge(maxBytes: number): ProxyError {
 }
 
 /**
- * The events of an upstream body, a batch per read: whatever one read completes goes on together,
- * so a busy connection costs one hop per read rather than per event.
+ * The events of an upstream body, pushed a batch per read: whatever one read completes goes to the
+ * listener at once, in the read's own callback (http/feed.ts says why). The body is read only while
+ * the feed is listened to and not paused, so a slow client holds the socket, not memory.
  */
-export async function* readEvents(body: Readable, options: ReadEventsOptions): AsyncGenerator<CodexEvent[]> {
-  const read = textReader(body);
+export function readEvents(body: Readable, options: ReadEventsOptions): Feed<CodexEvent> {
+  let listener: FeedListener<CodexEvent> | undefined;
   let queue: CodexEvent[] = [];
   let malformed: string | undefined;
   let answerChars = 0;
+  let charsWithoutEvent = 0;
   const parser = createParser({
     onEvent(message) {
       if (message.data === "[DONE]") return;
@@ -65,113 +68,110 @@ export async function* readEvents(body: Readable, options: ReadEventsOptions): A
     },
   });
 
-  // One timer for the whole stream, pushed back whenever events arrive. Time spent waiting for a
-  // slow client (suspended at a yield) is not upstream silence, so it never counts.
-  let reading = false;
+  let started = false;
+  let paused = false;
+  /** the end was delivered, or the reader closed the feed: nothing more goes out */
+  let over = false;
+  /** an end that came while paused, delivered at `resume` */
+  let pendingEnd: { error?: unknown } | undefined;
+  let ended = false;
   let idle: ProxyError | undefined;
-  const timer = setTimeout(function onIdle() {
-    if (!reading) return void timer.refresh();
-    idle = idleTimeoutError(options.idleTimeoutMs, "nothing");
-    body.destroy(idle);
-  }, options.idleTimeoutMs);
-  let charsWithoutEvent = 0;
-  let failed = false;
+  // One timer for the whole stream, pushed back whenever events arrive. Time spent paused for a slow
+  // client is not upstream silence, so it never counts.
+  let timer: ReturnType<typeof setTimeout> | undefined;
 
-  try {
-    for (;;) {
-      let text: string | undefined;
-      reading = true;
-      try {
-        text = await read();
-      } catch (err) {
-        failed = true;
-        throw idle ?? connectionLost(err);
-      } finally {
-        reading = false;
-      }
-      if (text === undefined) {
-        parser.reset({ consume: true });
-      } else {
-        parser.feed(text);
-        // UTF-16 units, not bytes: a bound within a factor of three is bound enough here.
-        charsWithoutEvent = queue.length > 0 ? 0 : charsWithoutEvent + text.length;
-      }
-      if (malformed !== undefined) {
-        failed = true;
-        throw new ProxyError(502, `The Codex backend sent an event that is not valid JSON: ${malformed}`, { code: "upstream_malformed_event" });
-      }
-      if (answerChars > options.maxAnswerBytes) {
-        failed = true;
-        throw answerTooLarge(options.maxAnswerBytes);
-      }
-      if (charsWithoutEvent > options.maxEventBytes) {
-        failed = true;
-        throw new ProxyError(502, `The Codex backend sent more than ${mib(options.maxEventBytes)} without completing an event; the answer was abandoned. Retry the request.`, {
-          code: "upstream_event_too_large",
-        });
-      }
-      if (queue.length > 0) {
-        const batch = queue;
-        queue = [];
-        timer.refresh();
-        yield batch;
-      }
-      if (text === undefined) return;
-    }
-  } finally {
+  const finish = (failed: boolean) => {
+    over = true;
     clearTimeout(timer);
+    body.off("data", onData);
     release(body, failed);
     options.onClose?.();
-  }
-}
-
-const HIGH_WATER = 64 * 1024;
-
-/**
- * A body as text, read as fast as it comes: everything that arrived since the last call comes back
- * at once (undefined at the end). Reading pauses only when that much is waiting unread.
- */
-function textReader(body: Readable): () => Promise<string | undefined> {
-  body.setEncoding("utf8");
-  let buffered = "";
-  let ended = false;
-  let failure: unknown;
-  let waiter: (() => void) | undefined;
-  const wake = () => {
-    const w = waiter;
-    waiter = undefined;
-    w?.();
   };
-  body.on("data", (chunk: string) => {
-    buffered += chunk;
-    if (buffered.length > HIGH_WATER) body.pause();
-    wake();
-  });
-  body.once("end", () => {
-    ended = true;
-    wake();
-  });
-  body.once("error", (err) => {
-    failure = err;
-    wake();
-  });
-  body.once("close", () => {
-    if (!ended) failure ??= new Error("the connection closed before the answer ended");
-    wake();
-  });
-  return async function read() {
-    for (;;) {
-      if (buffered !== "") {
-        const text = buffered;
-        buffered = "";
-        if (body.isPaused()) body.resume();
-        return text;
-      }
-      if (failure !== undefined) throw failure;
-      if (ended) return undefined;
-      await new Promise<void>((resolve) => (waiter = resolve));
+  const end = (error?: unknown) => {
+    if (over) return;
+    if (paused) {
+      pendingEnd ??= error === undefined ? {} : { error };
+      return;
+    }
+    finish(error !== undefined);
+    listener?.end(error);
+  };
+  const deliver = () => {
+    if (queue.length === 0) return;
+    const batch = queue;
+    queue = [];
+    timer?.refresh();
+    try {
+      listener?.batch(batch);
+    } catch (err) {
+      // A listener's bug ends the feed with it, in-band; thrown here, it would be the socket's to crash on.
+      end(err);
     }
   };
+  function onData(text: string) {
+    if (over) return;
+    parser.feed(text);
+    // UTF-16 units, not bytes: a bound within a factor of three is bound enough here.
+    charsWithoutEvent = queue.length > 0 ? 0 : charsWithoutEvent + text.length;
+    const failure =
+      malformed !== undefined
+        ? new ProxyError(502, `The Codex backend sent an event that is not valid JSON: ${malformed}`, { code: "upstream_malformed_event" })
+        : answerChars > options.maxAnswerBytes
+          ? answerTooLarge(options.maxAnswerBytes)
+          : charsWithoutEvent > options.maxEventBytes
+            ? new ProxyError(502, `The Codex backend sent more than ${mib(options.maxEventBytes)} without completing an event; the answer was abandoned. Retry the request.`, {
+                code: "upstream_event_too_large",
+              })
+            : undefined;
+    if (failure) {
+      queue = [];
+      return end(failure);
+    }
+    deliver();
+  }
+  const start = () => {
+    started = true;
+    body.setEncoding("utf8");
+    body.once("end", () => {
+      ended = true;
+      if (over) return;
+      parser.reset({ consume: true });
+      deliver();
+      end();
+    });
+    body.once("error", (err) => end(idle ?? connectionLost(err)));
+    body.once("close", () => {
+      if (!ended) end(idle ?? connectionLost(new Error("the connection closed before the answer ended")));
+    });
+    timer = setTimeout(function onIdle() {
+      if (paused) return void timer?.refresh();
+      idle = idleTimeoutError(options.idleTimeoutMs, "nothing");
+      body.destroy(idle);
+    }, options.idleTimeoutMs);
+    body.on("data", onData);
+  };
+
+  const feed: Feed<CodexEvent> = {
+    listen(next) {
+      listener = next;
+      if (!started) start();
+      feed.resume();
+    },
+    pause() {
+      paused = true;
+      body.pause();
+    },
+    resume() {
+      if (!paused || over) return;
+      paused = false;
+      if (pendingEnd) return end(pendingEnd.error);
+      body.resume();
+    },
+    close() {
+      if (!over) finish(false);
+    },
+  };
+  return feed;
 }
 
 /**

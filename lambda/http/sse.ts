@@ -1,7 +1,7 @@
 /**
  * A dialect's frames -> SSE text, written to whatever carries the response. Each batch of frames
- * (what one upstream read produced) goes out as one write, at once; a slow client is waited for
- * (backpressure) instead of filling memory; a comment goes out when the upstream is silent for a while (long
+ * (what one upstream read produced) goes out as one write, at once, in the read's own callback
+ * (feed.ts); a slow client pauses the upstream read (backpressure) instead of filling memory; a comment goes out when the upstream is silent for a while (long
  * reasoning), so intermediaries and clients do not time the connection out. An `error` or `done`
  * frame ends the body; so does a spent time budget, with the dialect's in-band error frame.
  *
@@ -9,6 +9,7 @@
  * (reply.ts) puts a standard ReadableStream in front of it for a fetch-style caller.
  */
 import type { ProxyError } from "../errors.js";
+import type { Feed } from "./feed.js";
 import { isErrorFrame, type Frame } from "./frame.js";
 import type { Reply } from "./reply.js";
 
@@ -48,70 +49,86 @@ export const SSE_HEADERS = {
 };
 
 /** A 200 event stream of `head`, then the batches of `rest`. */
-export function sseReply<F extends Frame>(head: F[], rest: AsyncIterator<F[]>, options: SseOptions<F>): Reply {
+export function sseReply<F extends Frame>(head: F[], rest: Feed<F>, options: SseOptions<F>): Reply {
   return { status: 200, headers: { ...SSE_HEADERS }, body: { write: sseWriter(head, rest, options), cancel: options.onCancel } };
 }
 
-function sseWriter<F extends Frame>(head: F[], rest: AsyncIterator<F[]>, options: SseOptions<F>): Writer {
+function sseWriter<F extends Frame>(head: F[], rest: Feed<F>, options: SseOptions<F>): Writer {
   let started = false;
-  return async (sink) => {
-    if (started) throw new Error("an SSE body is written once");
-    started = true;
-    let outcome: StreamOutcome | undefined;
-    let error: ProxyError | undefined;
-    /** the batch as text, up to and including a terminal frame */
-    const encode = (frames: F[]): string => {
-      let text = "";
-      for (const frame of frames) {
-        text += options.encode(frame);
-        if (isErrorFrame(frame)) {
-          outcome = "error";
-          error = frame.error;
-          break;
+  return (sink) =>
+    new Promise<void>((resolve, reject) => {
+      if (started) throw new Error("an SSE body is written once");
+      started = true;
+      let outcome: StreamOutcome | undefined;
+      let error: ProxyError | undefined;
+      let over = false;
+      /** the batch as text, up to and including a terminal frame */
+      const encode = (frames: F[]): string => {
+        let text = "";
+        for (const frame of frames) {
+          text += options.encode(frame);
+          if (isErrorFrame(frame)) {
+            outcome = "error";
+            error = frame.error;
+            break;
+          }
+          if (frame.kind === "done") {
+            outcome = "done";
+            break;
+          }
         }
-        if (frame.kind === "done") {
-          outcome = "done";
-          break;
-        }
-      }
-      return text;
-    };
-    const keepAlive = options.keepAlive ?? ": keep-alive\n\n";
-    const timer = setTimeout(function tick() {
-      if (!sink.closed) sink.write(keepAlive);
-      timer.refresh();
-    }, options.keepAliveMs);
-    const orExpired = <T>(pending: Promise<T>): Promise<T | "expired"> => (options.expired ? Promise.race([pending, options.expired]) : pending);
-    const send = async (text: string) => {
-      if (text === "" || sink.write(text)) return;
-      await orExpired(sink.ready());
-    };
-    try {
-      await send(encode(head));
-      while (outcome === undefined && !sink.closed) {
-        const pending = rest.next();
-        const next = await orExpired(pending);
-        if (next === "expired") {
-          pending.catch(() => {});
-          const frame = options.onExpired?.() as F;
-          sink.write(options.encode(frame));
-          outcome = "error";
-          error = isErrorFrame(frame) ? frame.error : undefined;
-          break;
-        }
-        if (next.done) {
-          outcome = "done";
-          break;
-        }
+        return text;
+      };
+      const keepAlive = options.keepAlive ?? ": keep-alive\n\n";
+      const timer = setTimeout(function tick() {
+        if (!sink.closed) sink.write(keepAlive);
         timer.refresh();
-        await send(encode(next.value));
-      }
-    } finally {
-      clearTimeout(timer);
-      if (sink.closed) outcome = "cancelled";
-      options.onEnd(outcome ?? "cancelled", outcome === "error" ? error : undefined);
-      // Stops the upstream read when the stream ends before it does (client gone, failure, budget).
-      await rest.return?.(undefined)?.catch(() => {});
-    }
-  };
+      }, options.keepAliveMs);
+      const finish = () => {
+        if (over) return;
+        over = true;
+        clearTimeout(timer);
+        // Stops the upstream read when the stream ends before it does (client gone, failure, budget).
+        rest.close();
+        if (sink.closed) outcome = "cancelled";
+        options.onEnd(outcome ?? "cancelled", outcome === "error" ? error : undefined);
+        resolve();
+      };
+      /** one batch out, in the upstream read's own callback; a full sink pauses the upstream until it drains */
+      const send = (frames: F[]) => {
+        if (over) return;
+        try {
+          timer.refresh();
+          const text = encode(frames);
+          if (outcome !== undefined || sink.closed) {
+            if (text !== "") sink.write(text);
+            return finish();
+          }
+          if (text === "" || sink.write(text)) return;
+          rest.pause();
+          sink.ready().then(() => {
+            if (over) return;
+            if (sink.closed) return finish();
+            rest.resume();
+          }, fail);
+        } catch (err) {
+          fail(err);
+        }
+      };
+      const fail = (err: unknown) => {
+        finish();
+        reject(err);
+      };
+      send(head);
+      if (over) return;
+      rest.listen({ batch: send, end: finish });
+      options.expired?.then(() => {
+        if (over) return;
+        const frame = options.onExpired?.() as F;
+        sink.write(options.encode(frame));
+        outcome = "error";
+        error = isErrorFrame(frame) ? frame.error : undefined;
+        finish();
+      }, fail);
+    });
 }

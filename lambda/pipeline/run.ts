@@ -21,6 +21,7 @@ import { deadlineError } from "../http/deadline.js";
 import { readJsonBody, type BodyBudget } from "../http/body.js";
 import { jsonReply, type Reply } from "../http/reply.js";
 import type { HeaderMap } from "../http/headers.js";
+import { mapFeed, nextBatch, type Feed } from "../http/feed.js";
 import { sseReply } from "../http/sse.js";
 import type { LogFields } from "../log.js";
 import type { ModelCatalog, ResolvedModel } from "../models/catalog.js";
@@ -88,11 +89,10 @@ export async function runTurn<D extends DataFrame, E extends ErrorFrame>(dialect
     budget?.cancel();
   };
 
-  // Until the frames are handed to the SSE writer they are this function's to end: whatever way it
+  // Until the frames are handed to the SSE writer they are this function's to close: whatever way it
   // leaves (an error frame, a non-streamed answer complete, a failure), the upstream reader is left
-  // suspended, and ending it gives back its connection slot, idle timer and body. (Not awaited:
-  // after a spent budget a read may still be pending, and the reply need not wait for it.)
-  let frames: AsyncGenerator<Frame<D, E>[]> | undefined;
+  // paused, and closing it gives back its connection slot, idle timer and body.
+  let frames: Feed<Frame<D, E>> | undefined;
   // The body's share of the process-wide budget, given back when this function is done with it.
   const hold = ctx.bodies.hold();
   try {
@@ -132,7 +132,7 @@ export async function runTurn<D extends DataFrame, E extends ErrorFrame>(dialect
         if (ctx.logins.size > 1) Object.assign(facts.fields, { login: login.name, ...(failovers > 0 ? { failovers } : {}) });
         break;
       } catch (err) {
-        frames?.return(undefined).catch(() => {});
+        frames?.close();
         frames = undefined;
         const retryAfter = err instanceof ProxyError ? Number(err.headers["retry-after"]) : Number.NaN;
         if (!route.failOver(login, err, Number.isFinite(retryAfter) ? retryAfter * 1000 : undefined)) throw err;
@@ -140,25 +140,15 @@ export async function runTurn<D extends DataFrame, E extends ErrorFrame>(dialect
       }
     }
     const usage = life.usage;
-    const answer = frames as unknown as AsyncGenerator<Frame<D, E>[]>; // set by the login that served
+    const answer = frames as unknown as Feed<Frame<D, E>>; // set by the login that served
     facts.fields.ttfb_ms = ctx.now() - started;
 
     if (!converted.stream) {
       const collector = converted.collector();
-      for (let batch = head; ; ) {
-        for (const frame of batch) {
-          if (isErrorFrame(frame)) throw frame.error;
-          if (frame.kind === "done") {
-            release();
-            Object.assign(facts.fields, usageFields(usage));
-            return { reply: jsonReply(200, collector.result()), facts };
-          }
-          collector.add(frame as D);
-        }
-        const next = await within(answer.next());
-        if (next.done) throw toProxyError(new Error("stream ended without a terminal frame"));
-        batch = next.value;
-      }
+      await within(collect(head, answer, collector));
+      release();
+      Object.assign(facts.fields, usageFields(usage));
+      return { reply: jsonReply(200, collector.result()), facts };
     }
 
     const rest = answer;
@@ -183,8 +173,34 @@ export async function runTurn<D extends DataFrame, E extends ErrorFrame>(dialect
     throw new TurnFailed(err, facts);
   } finally {
     hold.release();
-    frames?.return(undefined).catch(() => {});
+    frames?.close();
   }
+}
+
+/** Every data frame of a non-streamed answer into `collector`, up to its end; its error frame is thrown. */
+function collect<D extends DataFrame, E extends ErrorFrame>(head: Frame<D, E>[], answer: Feed<Frame<D, E>>, collector: { add(frame: D): void }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    /** true at the answer's last frame */
+    const add = (batch: Frame<D, E>[]): boolean => {
+      for (const frame of batch) {
+        if (isErrorFrame(frame)) {
+          reject(frame.error);
+          return true;
+        }
+        if (frame.kind === "done") {
+          resolve();
+          return true;
+        }
+        collector.add(frame as D);
+      }
+      return false;
+    };
+    if (add(head)) return;
+    answer.listen({
+      batch: add,
+      end: (error) => reject(toProxyError(error ?? new Error("stream ended without a terminal frame"))),
+    });
+  });
 }
 
 /** The catalog's model for the name, or the dialect's mapping of a name the catalog does not know. */
@@ -213,7 +229,7 @@ async function openAnswer<D extends DataFrame, E extends ErrorFrame>(
   ctx: PipelineContext,
   signal: AbortSignal,
   facts: TurnFacts,
-  hand: (frames: AsyncGenerator<Frame<D, E>[]>) => void,
+  hand: (frames: Feed<Frame<D, E>>) => void,
 ): Promise<{ life: StreamLife<D, E>; head: Frame<D, E>[] }> {
   let credentials = start;
   let result = await ctx.codex.open(body, credentials, signal);
@@ -231,12 +247,8 @@ async function openAnswer<D extends DataFrame, E extends ErrorFrame>(
   const life = new StreamLife(converted.mapper({ requestedModel, now: ctx.now }), ctx.now);
   const frames = framesOf(result.events, life, ctx);
   hand(frames);
-  let head: Frame<D, E>[] = [];
-  while (head.length === 0) {
-    const next = await frames.next();
-    if (next.done) throw toProxyError(new Error("stream produced no frames"));
-    head = next.value;
-  }
+  const head = await nextBatch(frames);
+  if (head === undefined) throw toProxyError(new Error("stream produced no frames"));
   const first = head[0] as Frame<D, E>;
   if (isErrorFrame(first)) throw first.error;
   return { life, head };
@@ -258,39 +270,36 @@ function restIfExhausted(logins: LoginPool, login: Login, facts: TurnFacts, now:
   }
 }
 
-/** The answer's frames, a batch per batch of upstream events; a failure is the batch's last frame. */
-async function* framesOf<D extends DataFrame, E extends ErrorFrame>(
-  events: AsyncGenerator<CodexEvent[]>,
-  life: StreamLife<D, E>,
-  ctx: Pick<PipelineContext, "unexpected">,
-): AsyncGenerator<Frame<D, E>[]> {
-  // What a batch produced before a failure still goes out, ahead of the error frame.
-  let frames: Frame<D, E>[] = [];
-  try {
-    for await (const batch of events) {
-      frames = [];
+/**
+ * The answer's frames, a batch per batch of upstream events; a failure is the batch's last frame.
+ * At the answer's end the upstream read is closed: nothing follows it.
+ */
+function framesOf<D extends DataFrame, E extends ErrorFrame>(events: Feed<CodexEvent>, life: StreamLife<D, E>, ctx: Pick<PipelineContext, "unexpected">): Feed<Frame<D, E>> {
+  return mapFeed<CodexEvent, Frame<D, E>>(
+    events,
+    (batch) => {
+      const frames: Frame<D, E>[] = [];
       for (const event of batch) {
         let converted: Frame<D, E>[];
         try {
           converted = life.push(event);
         } catch (err) {
-          if (err instanceof ProxyError) throw err;
-          ctx.unexpected(err);
-          throw malformedEvent(event.type); // a shape the mapper could not read (a field of another type)
+          // What the batch produced before the failure still goes out, ahead of the error frame.
+          if (!(err instanceof ProxyError)) ctx.unexpected(err);
+          converted = [life.fail(err instanceof ProxyError ? err : malformedEvent(event.type))]; // a shape the mapper could not read
         }
         for (const frame of converted) frames.push(frame);
         if (life.isFinished) break;
       }
-      const done = frames;
-      frames = [];
-      if (done.length > 0) yield done;
-      if (life.isFinished) return;
-    }
-    yield life.end();
-  } catch (err) {
-    if (!(err instanceof ProxyError)) ctx.unexpected(err);
-    yield [...frames, life.fail(toProxyError(err))];
-  }
+      if (life.isFinished) events.close();
+      return frames;
+    },
+    (error) => {
+      if (error === undefined) return life.end();
+      if (!(error instanceof ProxyError)) ctx.unexpected(error);
+      return life.isFinished ? [] : [life.fail(toProxyError(error))];
+    },
+  );
 }
 
 function usageFields({ tokens: usage, searches }: AnswerUsage): LogFields {
@@ -316,7 +325,8 @@ class Budget {
   ) {
     this.expired = new Promise((resolve) => {
       this.timer = setTimeout(() => {
-        abort.abort();
+        // The reason reaches the upstream reader, so a stream it ends says why: the budget, not a lost connection.
+        abort.abort(deadlineError(ms));
         resolve("expired");
       }, ms);
     });

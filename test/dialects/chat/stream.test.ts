@@ -9,6 +9,7 @@ import { StreamLife } from "../../../lambda/pipeline/stream-life.js";
 import { ToolNames } from "../../../lambda/codex/tool-names.js";
 import { chatDialect } from "../../../lambda/dialects/chat/index.js";
 import { toResponse } from "../../../lambda/http/reply.js";
+import type { Feed, FeedListener } from "../../../lambda/http/feed.js";
 import { sseReply } from "../../../lambda/http/sse.js";
 import type { ChatChunk } from "../../../lambda/dialects/chat/types.js";
 import { longTextTurn, recorded, recordedTurns, sseFixtureEvents } from "../../support/fixtures.js";
@@ -138,49 +139,66 @@ describe("the chat mapper on recorded streams", () => {
   });
 });
 
+/** A feed that pushes a batch per turn of the event loop while it is listened to and not paused. */
+function endlessFeed(batchOf: (n: number) => StreamFrame[]) {
+  const state = { pushed: 0, closed: false, paused: true };
+  let listener: FeedListener<StreamFrame> | undefined;
+  const pump = () => {
+    if (state.paused || state.closed || !listener) return;
+    listener.batch(batchOf(state.pushed++));
+    setImmediate(pump);
+  };
+  const feed: Feed<StreamFrame> = {
+    listen(next) {
+      listener = next;
+      feed.resume();
+    },
+    pause: () => {
+      state.paused = true;
+    },
+    resume: () => {
+      if (!state.paused) return;
+      state.paused = false;
+      setImmediate(pump);
+    },
+    close: () => {
+      state.closed = true;
+    },
+  };
+  return { feed, state };
+}
+
 describe("SSE body backpressure", () => {
-  it("pulls an upstream frame only when the reader asks for one", async () => {
-    let pulled = 0;
+  it("reads the upstream only as fast as the reader takes its frames", async () => {
     const chunk = (n: number): StreamFrame => ({
       kind: "chunk",
       chunk: { id: "c", object: "chat.completion.chunk", created: 0, model: "m", choices: [{ index: 0, delta: { content: String(n) }, finish_reason: null, logprobs: null }] },
     });
-    async function* upstream(): AsyncGenerator<StreamFrame[]> {
-      for (let n = 0; n < 1000; n++) {
-        pulled++;
-        yield [chunk(n)];
-      }
-      yield [{ kind: "done" }];
-    }
-    const body = toResponse(sseReply([], upstream(), { encode: chatDialect.encode, keepAliveMs: 60_000, onEnd: () => {}, onCancel: () => {} })).body!;
+    const { feed, state } = endlessFeed((n) => [chunk(n)]);
+    const body = toResponse(sseReply([], feed, { encode: chatDialect.encode, keepAliveMs: 60_000, onEnd: () => {}, onCancel: () => {} })).body!;
     const reader = body.getReader();
     await new Promise((r) => setTimeout(r, 50));
-    expect(pulled).toBeLessThanOrEqual(2); // nothing read yet: at most the stream's own small buffer
+    expect(state.pushed).toBe(0); // nothing read yet: nothing asked of the upstream
     for (let i = 0; i < 10; i++) await reader.read();
     await new Promise((r) => setTimeout(r, 50));
-    expect(pulled).toBeLessThanOrEqual(12);
+    expect(state.pushed).toBeGreaterThanOrEqual(10);
+    expect(state.pushed).toBeLessThanOrEqual(12);
+    expect(state.paused).toBe(true);
     await reader.cancel();
+    expect(state.closed).toBe(true);
   });
 });
 
 describe("an SSE body cancelled before its first read", () => {
   it("still ends the upstream read and reports the stream as cancelled", async () => {
-    let finished = false;
-    async function* upstream(): AsyncGenerator<StreamFrame[]> {
-      try {
-        for (;;) yield [{ kind: "done" }];
-      } finally {
-        finished = true;
-      }
-    }
+    const { feed, state } = endlessFeed(() => [{ kind: "done" }]);
     const outcomes: string[] = [];
-    const rest = upstream();
-    await rest.next(); // the head, as runTurn takes it: the generator is now suspended mid-answer
-    const body = toResponse(sseReply([], rest, { encode: chatDialect.encode, keepAliveMs: 60_000, onEnd: (outcome) => outcomes.push(outcome), onCancel: () => {} })).body!;
+    const body = toResponse(sseReply([], feed, { encode: chatDialect.encode, keepAliveMs: 60_000, onEnd: (outcome) => outcomes.push(outcome), onCancel: () => {} })).body!;
     await body.cancel();
     await new Promise((r) => setImmediate(r));
     expect(outcomes).toEqual(["cancelled"]);
-    expect(finished).toBe(true);
+    expect(state.closed).toBe(true);
+    expect(state.pushed).toBe(0);
   });
 });
 

@@ -9,6 +9,7 @@ import { createParser } from "eventsource-parser";
 import type { Readable } from "node:stream";
 import { ProxyError } from "../errors.js";
 import type { Feed, FeedListener } from "../http/feed.js";
+import { Silence } from "../http/silence.js";
 import { RAW_DATA, type WithRawData } from "./events.js";
 import type { CodexEvent } from "./types.js";
 
@@ -28,6 +29,8 @@ export interface ReadEventsOptions {
 export const MAX_EVENT_BYTES = 16 * 1024 * 1024;
 /** What an event type may be: a name like `response.output_text.delta`. */
 const EVENT_TYPE = /^[\w.:-]{1,200}$/;
+/** the type of nearly every event, known to be one: it skips the pattern */
+const TEXT_DELTA = "response.output_text.delta";
 
 function answerTooLarge(maxBytes: number): ProxyError {
   return new ProxyError(
@@ -59,7 +62,7 @@ export function readEvents(body: Readable, options: ReadEventsOptions): Feed<Cod
         if (typeof event !== "object" || event === null) throw new Error("not an object");
         if (typeof event.type !== "string") event.type = message.event ?? "";
         // A type goes into the client's `event:` line: a newline in it would forge frames there.
-        else if (!EVENT_TYPE.test(event.type)) throw new Error("not an event type");
+        else if (event.type !== TEXT_DELTA && !EVENT_TYPE.test(event.type)) throw new Error("not an event type");
         else if (!message.data.includes("\n")) event[RAW_DATA] = message.data;
         queue.push(event);
       } catch {
@@ -76,13 +79,13 @@ export function readEvents(body: Readable, options: ReadEventsOptions): Feed<Cod
   let pendingEnd: { error?: unknown } | undefined;
   let ended = false;
   let idle: ProxyError | undefined;
-  // One timer for the whole stream, pushed back whenever events arrive. Time spent paused for a slow
-  // client is not upstream silence, so it never counts.
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  // Events, not bytes, break the silence. Time spent paused for a slow client is not upstream
+  // silence, so it never counts.
+  let silence: Silence | undefined;
 
   const finish = (failed: boolean) => {
     over = true;
-    clearTimeout(timer);
+    silence?.stop();
     body.off("data", onData);
     release(body, failed);
     options.onClose?.();
@@ -100,7 +103,7 @@ export function readEvents(body: Readable, options: ReadEventsOptions): Feed<Cod
     if (queue.length === 0) return;
     const batch = queue;
     queue = [];
-    timer?.refresh();
+    silence?.heard();
     try {
       listener?.batch(batch);
     } catch (err) {
@@ -143,11 +146,11 @@ export function readEvents(body: Readable, options: ReadEventsOptions): Feed<Cod
     body.once("close", () => {
       if (!ended) end(idle ?? connectionLost(new Error("the connection closed before the answer ended")));
     });
-    timer = setTimeout(function onIdle() {
-      if (paused) return void timer?.refresh();
+    silence = new Silence(options.idleTimeoutMs, () => {
+      if (paused) return;
       idle = idleTimeoutError(options.idleTimeoutMs, "nothing");
       body.destroy(idle);
-    }, options.idleTimeoutMs);
+    });
     body.on("data", onData);
   };
 

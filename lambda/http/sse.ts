@@ -11,6 +11,7 @@
 import type { ProxyError } from "../errors.js";
 import type { Feed } from "./feed.js";
 import { isErrorFrame, type Frame } from "./frame.js";
+import { Silence } from "./silence.js";
 import type { Reply } from "./reply.js";
 
 export type StreamOutcome = "done" | "error" | "cancelled";
@@ -80,14 +81,13 @@ function sseWriter<F extends Frame>(head: F[], rest: Feed<F>, options: SseOption
         return text;
       };
       const keepAlive = options.keepAlive ?? ": keep-alive\n\n";
-      const timer = setTimeout(function tick() {
+      const silence = new Silence(options.keepAliveMs, () => {
         if (!sink.closed) sink.write(keepAlive);
-        timer.refresh();
-      }, options.keepAliveMs);
+      });
       const finish = () => {
         if (over) return;
         over = true;
-        clearTimeout(timer);
+        silence.stop();
         // Stops the upstream read when the stream ends before it does (client gone, failure, budget).
         rest.close();
         if (sink.closed) outcome = "cancelled";
@@ -98,7 +98,7 @@ function sseWriter<F extends Frame>(head: F[], rest: Feed<F>, options: SseOption
       const send = (frames: F[]) => {
         if (over) return;
         try {
-          timer.refresh();
+          silence.heard();
           const text = encode(frames);
           if (outcome !== undefined || sink.closed) {
             if (text !== "") sink.write(text);

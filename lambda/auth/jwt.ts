@@ -5,7 +5,19 @@ export interface CodexClaims {
   "https://api.openai.com/auth"?: { chatgpt_account_id?: string; chatgpt_plan_type?: string };
 }
 
-export function decodeJwtClaims(token: string): CodexClaims | undefined {
+/** The last tokens decoded, since every request asks whether its login's token is due for renewal. */
+const decoded = new Map<string, Readonly<CodexClaims> | undefined>();
+const REMEMBERED = 16;
+
+export function decodeJwtClaims(token: string): Readonly<CodexClaims> | undefined {
+  if (decoded.has(token)) return decoded.get(token);
+  const claims = decode(token);
+  if (decoded.size >= REMEMBERED) decoded.delete(decoded.keys().next().value as string);
+  decoded.set(token, claims);
+  return claims;
+}
+
+function decode(token: string): CodexClaims | undefined {
   const payload = token.split(".")[1];
   if (!payload) return undefined;
   try {

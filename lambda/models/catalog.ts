@@ -55,16 +55,21 @@ export class ModelCatalog {
     return snapshot ? snapshot.ids : (await refresh).ids;
   }
 
-  async resolve(name: unknown): Promise<ResolvedModel> {
+  /**
+   * The catalog's model for the name, or for `fallback`'s mapping of a name it does not know (a
+   * dialect that maps foreign names). Asked on every request, so a foreign name costs a lookup, not
+   * a thrown error.
+   */
+  async resolve(name: unknown, fallback?: (name: string) => string | undefined): Promise<ResolvedModel> {
     if (typeof name !== "string" || name === "") throw badRequest("model is required: a model id from GET /v1/models.", "model");
     const ids = await this.list();
-    if (ids.includes(name)) return { model: name };
-    const match = SUFFIX.exec(name);
-    if (match?.[1] && match[2] && ids.includes(match[1])) {
-      return { model: match[1], effort: upstreamEffort(match[2]) };
-    }
+    const known = find(ids, name);
+    if (known) return known;
+    const mapped = fallback?.(name) ?? name;
+    const model = mapped === name ? undefined : find(ids, mapped);
+    if (model) return model;
     throw badRequest(
-      `The model '${name}' is not available through this proxy. Available models: ${ids.join(", ")} (append -low, -medium, -high or -xhigh to choose a reasoning effort).`,
+      `The model '${mapped}' is not available through this proxy. Available models: ${ids.join(", ")} (append -low, -medium, -high or -xhigh to choose a reasoning effort).`,
       "model",
       "model_not_found",
     );
@@ -93,4 +98,12 @@ export class ModelCatalog {
     }
     return this.snapshot;
   }
+}
+
+/** A listed model by its id, or by its id and a reasoning effort suffix. */
+function find(ids: readonly string[], name: string): ResolvedModel | undefined {
+  if (ids.includes(name)) return { model: name };
+  const match = SUFFIX.exec(name);
+  if (match?.[1] && match[2] && ids.includes(match[1])) return { model: match[1], effort: upstreamEffort(match[2]) };
+  return undefined;
 }

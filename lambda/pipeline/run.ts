@@ -24,7 +24,7 @@ import type { HeaderMap } from "../http/headers.js";
 import { mapFeed, nextBatch, type Feed } from "../http/feed.js";
 import { sseReply } from "../http/sse.js";
 import type { LogFields } from "../log.js";
-import type { ModelCatalog, ResolvedModel } from "../models/catalog.js";
+import type { ModelCatalog } from "../models/catalog.js";
 import { isErrorFrame } from "../http/frame.js";
 import type { Conversion, DataFrame, Dialect, ErrorFrame, Frame } from "./dialect.js";
 import { malformedEvent, StreamLife, type AnswerUsage } from "./stream-life.js";
@@ -101,7 +101,7 @@ export async function runTurn<D extends DataFrame, E extends ErrorFrame>(dialect
     // progress must cost a request one bounded wait, not one for the catalog and another for the turn.
     if (ctx.logins.size === 1) await within(ctx.logins.primary.source.get());
     const requested = (raw as { model?: unknown } | null)?.model;
-    const resolved = await within(resolveModel(dialect, ctx.models, requested));
+    const resolved = await within(ctx.models.resolve(requested, (name) => dialect.modelFallback?.(name)));
     const converted = dialect.convert(raw, resolved);
     Object.assign(facts.fields, { dialect: dialect.name, model: resolved.model, stream: converted.stream, ...converted.fields });
 
@@ -201,17 +201,6 @@ function collect<D extends DataFrame, E extends ErrorFrame>(head: Frame<D, E>[],
       end: (error) => reject(toProxyError(error ?? new Error("stream ended without a terminal frame"))),
     });
   });
-}
-
-/** The catalog's model for the name, or the dialect's mapping of a name the catalog does not know. */
-async function resolveModel(dialect: Pick<Dialect<DataFrame>, "modelFallback">, models: ModelCatalog, requested: unknown): Promise<ResolvedModel> {
-  try {
-    return await models.resolve(requested);
-  } catch (err) {
-    const mapped = typeof requested === "string" ? dialect.modelFallback?.(requested) : undefined;
-    if (mapped === undefined || !(err instanceof ProxyError) || err.code !== "model_not_found") throw err;
-    return models.resolve(mapped);
-  }
 }
 
 /**

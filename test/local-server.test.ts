@@ -185,8 +185,8 @@ describe("npm start, as the README gives it", () => {
       expect(serving).toHaveLength(1);
       server = serving[0] as number;
       // npm's shell execs node, which runs the built file itself: one process serves, and it has no children.
-      // Its young generation and V8's helper threads are kept small (README, Performance).
-      expect(commandLine(server).slice(1, 4)).toEqual(["--max-semi-space-size=1", "--v8-pool-size=1", "dist/local.cjs"]);
+      // Its young generation, its old generation's growth and V8's helper threads are kept small (README, Performance).
+      expect(commandLine(server).slice(1, 5)).toEqual(["--max-semi-space-size=1", "--v8-pool-size=1", "--heap-growing-percent=30", "dist/local.cjs"]);
       expect(childrenOf(server)).toEqual([]);
       expect((await fetch(`${url}/models`)).status).toBe(200);
     } finally {

@@ -18,7 +18,7 @@ import { measureCost } from "./cost.js";
 import { measureLambda } from "./lambda.js";
 import { burst, closeClient, percentile, stream, type Sample, type Side } from "./load.js";
 import { cpuMs, PeakRss, rssMb, startChild, type Child } from "./procs.js";
-import { judge, PASSTHROUGH, printTable } from "./report.js";
+import { judge, MINIMAL, PASSTHROUGH, printTable } from "./report.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const FIXTURE = join(ROOT, "test/fixtures/upstream/recorded.openai-phase.1.jsonl");
@@ -35,7 +35,7 @@ const START_FLAGS = (() => {
 })();
 
 const userText = (long: boolean) => (long ? "bench:long — write the whole file" : "bench:short — one line");
-function sides(backendPort: number, passthroughPort: number, proxyPort: number): Side[] {
+function sides(backendPort: number, passthroughPort: number, minimalPort: number, proxyPort: number): Side[] {
   const direct: Side = {
     name: "direct",
     port: backendPort,
@@ -46,19 +46,22 @@ function sides(backendPort: number, passthroughPort: number, proxyPort: number):
     firstText: '"delta":"Got"',
     terminator: "event: response.completed",
   };
+  const chat: Side = {
+    name: "chat",
+    port: proxyPort,
+    path: "/v1/chat/completions",
+    headers: {},
+    body: (long) => JSON.stringify({ model: "gpt-5.5", stream: true, messages: [{ role: "user", content: userText(long) }] }),
+    firstText: '"content":"Got"',
+    terminator: "data: [DONE]",
+  };
   return [
     direct,
-    // The reference, not judged: the same bytes through a bare node:http pass-through.
+    // The references, not judged: the same bytes through a bare node:http pass-through, and the
+    // same chat answers through the least a converting proxy can do.
     { ...direct, name: PASSTHROUGH, port: passthroughPort },
-    {
-      name: "chat",
-      port: proxyPort,
-      path: "/v1/chat/completions",
-      headers: {},
-      body: (long) => JSON.stringify({ model: "gpt-5.5", stream: true, messages: [{ role: "user", content: userText(long) }] }),
-      firstText: '"content":"Got"',
-      terminator: "data: [DONE]",
-    },
+    { ...chat, name: MINIMAL, port: minimalPort },
+    chat,
     {
       name: "responses",
       port: proxyPort,
@@ -110,22 +113,22 @@ const PHASES: Phase[] = [
   { name: "long c64", long: true, concurrency: 64, batches: 1, reps: 2 },
 ];
 
-async function runPhase(phase: Phase, all: Side[], proxy: Child, passthrough: Child, backend: Child, peaks: Record<string, number>): Promise<Record<string, Cell>> {
+async function runPhase(phase: Phase, all: Side[], proxy: Child, references: Record<string, Child>, backend: Child, peaks: Record<string, number>): Promise<Record<string, Cell>> {
   const samples: Record<string, Sample[]> = {};
   const cpu: Record<string, { proxy: number; backend: number }> = {};
   for (let rep = 0; rep < phase.reps; rep++) {
     // A different side goes first in each repetition.
     const order = all.map((_, i) => all[(i + rep) % all.length]!);
     for (const side of order) {
-      // CPU and memory of the process the side reads through: the proxy, or the bare pass-through.
-      const through = side.name === PASSTHROUGH ? passthrough : proxy;
+      // CPU and memory of the process the side reads through: the proxy, or a reference.
+      const through = references[side.name] ?? proxy;
       // Short answers, as many at once, not timed: a process that sat idle while the other sides
       // ran served its next burst slower, and the first of the proxy's sides after the two
       // references (chat, in every rotation) paid for it each time: first text of a long answer
       // 4.6 ms one at a time and 13.6 ms at 16 (the other dialects 3.2-3.5 and 7.3-9.9). With
       // this, 2.1-2.8 and 5.7-7.0: every side is timed as a server already serving that load.
       if ((await burst(side, false, phase.concurrency)).some((s) => !s.ok)) throw new Error(`${side.name}: a short burst before the ${phase.name} one failed`);
-      const peak = phase.long && side.name !== "direct" && side.name !== PASSTHROUGH ? new PeakRss(proxy.pid) : undefined;
+      const peak = phase.long && through === proxy && side.name !== "direct" ? new PeakRss(proxy.pid) : undefined;
       const p0 = cpuMs(through.pid);
       const b0 = cpuMs(backend.pid);
       for (let b = 0; b < phase.batches; b++) (samples[side.name] ??= []).push(...(await burst(side, phase.long, phase.concurrency)));
@@ -240,11 +243,13 @@ async function main(): Promise<void> {
     children.push(backend.child);
     const passthrough = await startScript("passthrough.mjs", String(backend.value));
     children.push(passthrough.child);
+    const minimal = await startScript("minimal-converter.mjs", String(backend.value));
+    children.push(minimal.child);
     const authPath = join(tmp, "auth.json");
     writeFileSync(authPath, JSON.stringify(authJson()), { mode: 0o600 });
     const proxy = await startProxy(backend.value, authPath);
     children.push(proxy.child);
-    const all = sides(backend.value, passthrough.value, proxy.value);
+    const all = sides(backend.value, passthrough.value, minimal.value, proxy.value);
 
     console.log("warming up ...");
     // V8 goes on optimizing a server's request path for its first thousand or so answers: after 30
@@ -264,7 +269,7 @@ async function main(): Promise<void> {
     const loopMs: Record<string, number> = { before: fixedLoopMs() };
     for (const phase of PHASES) {
       process.stdout.write(`${phase.name} ...\n`);
-      phases[phase.name] = await runPhase(phase, all, proxy.child, passthrough.child, backend.child, peaks);
+      phases[phase.name] = await runPhase(phase, all, proxy.child, { [PASSTHROUGH]: passthrough.child, [MINIMAL]: minimal.child }, backend.child, peaks);
       loopMs[`after ${phase.name}`] = fixedLoopMs();
     }
     // Peak memory in a server of its own: the phases above leave a grown heap behind.

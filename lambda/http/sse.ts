@@ -116,8 +116,8 @@ function sseWriter<F extends Frame>(head: F[], rest: Feed<F>, options: SseOption
         }
       };
       const fail = (err: unknown) => {
+        reject(err); // before finish settles the promise as a success
         finish();
-        reject(err);
       };
       send(head);
       if (over) return;

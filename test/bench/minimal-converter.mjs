@@ -9,56 +9,36 @@
  * Usage: node minimal-converter.mjs <backend port>; prints {"port":N}.
  */
 import { randomUUID } from "node:crypto";
-import { Agent, createServer, request } from "node:http";
 import { createParser } from "eventsource-parser";
+import { serveReferenceProxy } from "./reference-proxy.mjs";
 
-const backendPort = Number(process.argv[2]);
-const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
-
-const server = createServer((req, res) => {
-  const chunks = [];
-  req.on("data", (c) => chunks.push(c));
-  req.on("end", () => {
-    const { model, messages } = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+serveReferenceProxy(
+  Number(process.argv[2]),
+  (body) => {
+    const { model, messages } = JSON.parse(body.toString("utf8"));
     const text = messages.at(-1).content;
-    const body = JSON.stringify({ model, stream: true, store: false, instructions: "", input: [{ role: "user", content: [{ type: "input_text", text }] }] });
+    return JSON.stringify({ model, stream: true, store: false, instructions: "", input: [{ role: "user", content: [{ type: "input_text", text }] }] });
+  },
+  (answer, res, request) => {
+    const { model } = JSON.parse(request.toString("utf8"));
     // a chunk's constant part, as the proxy's chat dialect writes it
     const prefix = `data: {"id":"chatcmpl-${randomUUID()}","object":"chat.completion.chunk","created":${Math.floor(Date.now() / 1000)},"model":${JSON.stringify(model)},"choices":[{"index":0,"delta":{"content":`;
-    const upstream = request(
-      {
-        agent,
-        host: "127.0.0.1",
-        port: backendPort,
-        path: "/responses",
-        method: "POST",
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+    res.writeHead(answer.statusCode ?? 502, { "content-type": "text/event-stream" });
+    let out = "";
+    const parser = createParser({
+      onEvent(message) {
+        const event = JSON.parse(message.data);
+        if (event.type === "response.output_text.delta") out += `${prefix}${JSON.stringify(event.delta)}},"finish_reason":null,"logprobs":null}]}\n\n`;
+        else if (event.type === "response.completed") out += "data: [DONE]\n\n";
       },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, { "content-type": "text/event-stream" });
-        let out = "";
-        const parser = createParser({
-          onEvent(message) {
-            const event = JSON.parse(message.data);
-            if (event.type === "response.output_text.delta") out += `${prefix}${JSON.stringify(event.delta)}},"finish_reason":null,"logprobs":null}]}\n\n`;
-            else if (event.type === "response.completed") out += "data: [DONE]\n\n";
-          },
-        });
-        answer.setEncoding("utf8");
-        answer.on("data", (chunk) => {
-          parser.feed(chunk);
-          if (out === "") return;
-          res.write(out);
-          out = "";
-        });
-        answer.on("end", () => res.end());
-        answer.on("error", () => res.destroy());
-      },
-    );
-    upstream.on("error", () => res.destroy());
-    res.on("close", () => upstream.destroy());
-    upstream.end(body);
-  });
-});
-server.keepAliveTimeout = 60_000;
-server.listen(0, "127.0.0.1", () => process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`));
-process.on("SIGTERM", () => server.close(() => process.exit(0)));
+    });
+    answer.setEncoding("utf8");
+    answer.on("data", (chunk) => {
+      parser.feed(chunk);
+      if (out === "") return;
+      res.write(out);
+      out = "";
+    });
+    answer.on("end", () => res.end());
+  },
+);

@@ -10,7 +10,7 @@ import { LoginPool, type Login } from "./auth/logins.js";
 import type { TokenSource } from "./auth/tokens.js";
 import { CodexClient } from "./codex/client.js";
 import type { Upstream } from "./codex/http.js";
-import { readRateLimits, usageHeaders, type RateLimits } from "./codex/rate-limits.js";
+import { usageHeaders, type RateLimits } from "./codex/rate-limits.js";
 import { RecentActivity } from "./observe/recent.js";
 import { handleStatus, loginStatus, type StatusSources } from "./routes/status.js";
 import { statusPage } from "./routes/status-page.js";
@@ -259,7 +259,7 @@ export function createApp(deps: AppDeps): AppHandle {
       Object.assign(fields, facts.fields);
       if (!facts.upstreamHeaders) return;
       clientHeaders = usageHeaders(facts.upstreamHeaders);
-      const windows = readRateLimits(facts.upstreamHeaders, now());
+      const windows = facts.limits;
       if (!windows) return;
       recent.observe(facts.upstreamLogin ?? pool.primary.name, windows);
       Object.assign(fields, limitFields(windows));

@@ -12,7 +12,7 @@
 import type { Login, LoginPool } from "../auth/logins.js";
 import type { Credentials } from "../auth/tokens.js";
 import { withoutEncryptedReasoning } from "../codex/body.js";
-import { readRateLimits } from "../codex/rate-limits.js";
+import { readRateLimits, type RateLimits } from "../codex/rate-limits.js";
 import type { CodexClient } from "../codex/client.js";
 import { mapUpstreamHttpError } from "../codex/errors.js";
 import type { CodexEvent } from "../codex/types.js";
@@ -34,8 +34,9 @@ import type { AppRequest } from "../http/request.js";
 export interface TurnFacts {
   /** fields of the request's log line: dialect, model, time to first byte, tokens, … */
   fields: LogFields;
-  /** the upstream answer's headers (its usage windows), once it answered, and the login they are about */
+  /** the upstream answer's headers, once it answered, the usage windows read from them, and the login they are about */
   upstreamHeaders?: HeaderMap;
+  limits?: RateLimits | undefined;
   upstreamLogin?: string;
 }
 
@@ -128,7 +129,7 @@ export async function runTurn<D extends DataFrame, E extends ErrorFrame>(dialect
         life = opened.life;
         head = opened.head;
         route.served(login);
-        restIfExhausted(ctx.logins, login, facts, ctx.now());
+        restIfExhausted(ctx.logins, login, facts.limits, ctx.now());
         if (ctx.logins.size > 1) Object.assign(facts.fields, { login: login.name, ...(failovers > 0 ? { failovers } : {}) });
         break;
       } catch (err) {
@@ -206,8 +207,8 @@ function collect<D extends DataFrame, E extends ErrorFrame>(head: Frame<D, E>[],
 /**
  * The answer on one login, up to its first frames: the upstream opened (one renewal on a 401), and
  * read until the backend has accepted the request. A failure before that is thrown, still a real
- * status (or a reason to try the next login). `hand` receives the frames generator at once, so the
- * caller can end it whatever happens.
+ * status (or a reason to try the next login). `hand` receives the frames' feed at once, so the
+ * caller can close it whatever happens.
  */
 async function openAnswer<D extends DataFrame, E extends ErrorFrame>(
   body: Parameters<CodexClient["open"]>[0],
@@ -231,6 +232,7 @@ async function openAnswer<D extends DataFrame, E extends ErrorFrame>(
     }
   }
   facts.upstreamHeaders = result.headers;
+  facts.limits = readRateLimits(result.headers, ctx.now());
   facts.upstreamLogin = login.name;
   if (!result.ok) throw mapUpstreamHttpError(result, ctx.now(), loginHint(login, ctx.logins));
   const life = new StreamLife(converted.mapper({ requestedModel, now: ctx.now }), ctx.now);
@@ -249,9 +251,8 @@ function loginHint(login: Login, logins: LoginPool): string {
 }
 
 /** A window the backend reports as used up: the login rests until it resets, so new requests go elsewhere. */
-function restIfExhausted(logins: LoginPool, login: Login, facts: TurnFacts, now: number): void {
-  if (logins.size === 1 || !facts.upstreamHeaders) return;
-  const limits = readRateLimits(facts.upstreamHeaders, now);
+function restIfExhausted(logins: LoginPool, login: Login, limits: RateLimits | undefined, now: number): void {
+  if (logins.size === 1) return;
   for (const window of [limits?.primary, limits?.secondary]) {
     if (window?.used_percent === undefined || window.used_percent < 100) continue;
     const resetS = window.reset_at ?? (window.reset_after_seconds === undefined ? undefined : now / 1000 + window.reset_after_seconds);

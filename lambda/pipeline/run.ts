@@ -113,18 +113,18 @@ export async function runTurn<D extends DataFrame, E extends ErrorFrame>(dialect
     let failovers = 0;
     for (;;) {
       const { login, credentials } = await within(route.next());
-      let body = route.moves(login) ? withoutEncryptedReasoning(converted.body) : converted.body;
+      const body = route.moves(login) ? withoutEncryptedReasoning(converted.body) : converted.body;
+      const open = (sent: typeof body) => within(openAnswer(sent, credentials, login, converted, String(requested), ctx, upstreamAbort.signal, facts, (f) => (frames = f)));
       try {
         let opened: { life: StreamLife<D, E>; head: Frame<D, E>[] };
         try {
-          opened = await within(openAnswer(body, credentials, login, converted, String(requested), ctx, upstreamAbort.signal, facts, (f) => (frames = f)));
+          opened = await open(body);
         } catch (err) {
           // With several logins, reasoning minted under another one (a restart forgot the move) is
           // dropped, once. A single login keeps the rule of old: the client hears it, never a retry.
           const stripped = withoutEncryptedReasoning(body);
           if (ctx.logins.size === 1 || !(err instanceof ProxyError) || err.code !== "invalid_encrypted_content" || stripped === body) throw err;
-          body = stripped;
-          opened = await within(openAnswer(body, credentials, login, converted, String(requested), ctx, upstreamAbort.signal, facts, (f) => (frames = f)));
+          opened = await open(stripped);
         }
         life = opened.life;
         head = opened.head;
@@ -152,10 +152,9 @@ export async function runTurn<D extends DataFrame, E extends ErrorFrame>(dialect
       return { reply: jsonReply(200, collector.result()), facts };
     }
 
-    const rest = answer;
     frames = undefined; // the writer's now: it ends them when the stream ends
     let ended: (fields: LogFields) => void = () => {};
-    const reply = sseReply(head, rest, {
+    const reply = sseReply(head, answer, {
       encode: (frame) => dialect.encode(frame),
       keepAliveMs: ctx.keepAliveMs,
       ...(dialect.keepAlive ? { keepAlive: dialect.keepAlive } : {}),

@@ -48,6 +48,12 @@ export function readRateLimits(headers: HeaderMap, nowMs: number): RateLimits | 
   return limits;
 }
 
+/** When a window resets, in ms since the epoch: the time it names, or its seconds left when it was read. */
+export function windowResetsAt(window: UsageWindow, observedMs: number): number | undefined {
+  if (window.reset_at !== undefined) return window.reset_at * 1000;
+  return window.reset_after_seconds === undefined ? undefined : observedMs + window.reset_after_seconds * 1000;
+}
+
 function usageWindow(headers: HeaderMap, which: "primary" | "secondary"): UsageWindow | undefined {
   const window: UsageWindow = {};
   let any = false;

@@ -12,7 +12,7 @@
 import type { Login, LoginPool } from "../auth/logins.js";
 import type { Credentials } from "../auth/tokens.js";
 import { withoutEncryptedReasoning } from "../codex/body.js";
-import { readRateLimits, type RateLimits } from "../codex/rate-limits.js";
+import { readRateLimits, windowResetsAt, type RateLimits } from "../codex/rate-limits.js";
 import type { CodexClient } from "../codex/client.js";
 import { mapUpstreamHttpError } from "../codex/errors.js";
 import type { CodexEvent } from "../codex/types.js";
@@ -254,8 +254,7 @@ function restIfExhausted(logins: LoginPool, login: Login, limits: RateLimits | u
   if (logins.size === 1) return;
   for (const window of [limits?.primary, limits?.secondary]) {
     if (window?.used_percent === undefined || window.used_percent < 100) continue;
-    const resetS = window.reset_at ?? (window.reset_after_seconds === undefined ? undefined : now / 1000 + window.reset_after_seconds);
-    logins.rest(login.name, resetS === undefined ? undefined : resetS * 1000);
+    logins.rest(login.name, windowResetsAt(window, now));
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import type { PoolLoginFacts } from "../auth/logins.js";
 import type { LoginFacts } from "../auth/tokens.js";
-import type { UsageWindow } from "../codex/rate-limits.js";
+import { windowResetsAt, type UsageWindow } from "../codex/rate-limits.js";
 import { jsonReply, type Reply } from "../http/reply.js";
 import type { ModelCatalog } from "../models/catalog.js";
 import type { RecentActivity, RecentRequest } from "../observe/recent.js";
@@ -117,7 +117,7 @@ function windowFacts(window: UsageWindow, observedMs: number): WindowFacts {
   const facts: WindowFacts = { label };
   if (window.used_percent !== undefined) facts.used_percent = window.used_percent;
   if (minutes !== undefined) facts.window_minutes = minutes;
-  const resets = window.reset_at !== undefined ? window.reset_at * 1000 : window.reset_after_seconds !== undefined ? observedMs + window.reset_after_seconds * 1000 : undefined;
+  const resets = windowResetsAt(window, observedMs);
   if (resets !== undefined && Number.isFinite(resets)) facts.resets_at = new Date(resets).toISOString();
   return facts;
 }

@@ -42,11 +42,11 @@ export class SecretClientKeys implements ClientKeyCheck {
 
   async verify(authorization: string | null, how?: string): Promise<KeyGrant> {
     const presented = bearerToken(authorization);
-    let keys = await this.keys(() => this.cache.get());
-    if (presented !== undefined && !matchingKey(presented, keys) && this.now() - (this.cache.readAt ?? 0) > RELOAD_ON_MISS_MS) {
-      keys = await this.keys(() => this.cache.refresh());
+    const keys = await this.keys(() => this.cache.get());
+    let key = presented === undefined ? undefined : matchingKey(presented, keys);
+    if (presented !== undefined && !key && this.now() - (this.cache.readAt ?? 0) > RELOAD_ON_MISS_MS) {
+      key = matchingKey(presented, await this.keys(() => this.cache.refresh()));
     }
-    const key = presented === undefined ? undefined : matchingKey(presented, keys);
     if (!key) throw missingOrInvalidKey(presented, how);
     return grantOf(key);
   }

@@ -81,8 +81,9 @@ export class CodexClient {
   /**
    * Starts a model turn. A non-2xx answer is returned, not thrown, so the caller may retry a 401.
    * A connection error or a 502/503/504 is retried once here, since nothing has reached the client.
+   * `rawEvents`: each event keeps its data as the backend sent it (codex/events.ts RAW_DATA).
    */
-  async open(request: UpstreamRequest, credentials: Credentials, signal: AbortSignal): Promise<OpenResult> {
+  async open(request: UpstreamRequest, credentials: Credentials, signal: AbortSignal, { rawEvents = false } = {}): Promise<OpenResult> {
     const body = withHeaderSafeCacheKey(request);
     const url = `${this.baseUrl(credentials)}/responses`;
     const init: SendInit = {
@@ -117,6 +118,7 @@ export class CodexClient {
             idleTimeoutMs: this.config.idleTimeoutMs,
             maxEventBytes: this.config.maxEventBytes ?? MAX_EVENT_BYTES,
             maxAnswerBytes: this.config.maxAnswerBytes,
+            keepRaw: rawEvents,
             onClose: release,
           });
           return { ok: true, events, headers: res.headers };

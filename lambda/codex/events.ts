@@ -1,5 +1,11 @@
 /** Facts about upstream events that the pipeline's stream life and every dialect's mapper rely on. */
 
+/**
+ * The type of nearly every event of an answer (a piece of its text): the hot path checks for it
+ * first, since no rule about the handshake, vendor frames, failures or the end applies to it.
+ */
+export const TEXT_DELTA = "response.output_text.delta";
+
 /** Events that arrive before the backend has really accepted the request. */
 export function isHandshakeEvent(type: string): boolean {
   return type === "response.created" || type === "response.in_progress" || type === "response.queued" || isVendorEvent(type);
@@ -18,7 +24,8 @@ export function isVendorEvent(type: string): boolean {
 /**
  * On an event, its JSON exactly as the backend sent it, for a dialect that forwards the event
  * unchanged: writing those bytes again costs nothing, stringifying the parsed event a few µs per
- * delta. Set only where the data can go out as one `data:` line and the event names its own type.
+ * delta. Set only for a dialect that asks (the Responses API's), and only where the data can go out
+ * as one `data:` line and the event names its own type: the other dialects would only carry it along.
  * A symbol, so no JSON.stringify of the event ever carries it along.
  */
 export const RAW_DATA = Symbol("the event's data as the backend sent it");

@@ -10,7 +10,7 @@ import type { Readable } from "node:stream";
 import { ProxyError } from "../errors.js";
 import type { Feed, FeedListener } from "../http/feed.js";
 import { Silence } from "../http/silence.js";
-import { RAW_DATA, type WithRawData } from "./events.js";
+import { RAW_DATA, TEXT_DELTA, type WithRawData } from "./events.js";
 import type { CodexEvent } from "./types.js";
 
 export interface ReadEventsOptions {
@@ -22,6 +22,8 @@ export interface ReadEventsOptions {
    * answer, the output items a Responses stream repeats at its end) is never more than this.
    */
   maxAnswerBytes: number;
+  /** keep each event's data as the backend sent it (RAW_DATA), for a dialect that forwards events unchanged */
+  keepRaw?: boolean;
   /** called once when the stream is finished with, however it ended */
   onClose?: () => void;
 }
@@ -29,8 +31,6 @@ export interface ReadEventsOptions {
 export const MAX_EVENT_BYTES = 16 * 1024 * 1024;
 /** What an event type may be: a name like `response.output_text.delta`. */
 const EVENT_TYPE = /^[\w.:-]{1,200}$/;
-/** the type of nearly every event, known to be one: it skips the pattern */
-const TEXT_DELTA = "response.output_text.delta";
 
 function answerTooLarge(maxBytes: number): ProxyError {
   return new ProxyError(
@@ -53,6 +53,7 @@ export function readEvents(body: Readable, options: ReadEventsOptions): Feed<Cod
   let malformed: string | undefined;
   let answerChars = 0;
   let charsWithoutEvent = 0;
+  const keepRaw = options.keepRaw === true;
   const parser = createParser({
     onEvent(message) {
       if (message.data === "[DONE]") return;
@@ -63,7 +64,7 @@ export function readEvents(body: Readable, options: ReadEventsOptions): Feed<Cod
         if (typeof event.type !== "string") event.type = message.event ?? "";
         // A type goes into the client's `event:` line: a newline in it would forge frames there.
         else if (event.type !== TEXT_DELTA && !EVENT_TYPE.test(event.type)) throw new Error("not an event type");
-        else if (!message.data.includes("\n")) event[RAW_DATA] = message.data;
+        else if (keepRaw && !message.data.includes("\n")) event[RAW_DATA] = message.data;
         queue.push(event);
       } catch {
         malformed ??= message.data.slice(0, 200);

@@ -47,6 +47,8 @@ export interface Conversion<D extends DataFrame, E extends ErrorFrame = ErrorFra
   /** added to the request's log line */
   fields: LogFields;
   mapper(meta: { requestedModel: string; now: () => number }): EventMapper<D, E>;
+  /** the mapper forwards events unchanged and reads their data as the backend sent it (RAW_DATA); kept only then */
+  rawEvents?: boolean;
   collector(): Collector<D>;
 }
 

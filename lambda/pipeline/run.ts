@@ -221,13 +221,14 @@ async function openAnswer<D extends DataFrame, E extends ErrorFrame>(
   hand: (frames: Feed<Frame<D, E>>) => void,
 ): Promise<{ life: StreamLife<D, E>; head: Frame<D, E>[] }> {
   let credentials = start;
-  let result = await ctx.codex.open(body, credentials, signal);
+  const reading = { rawEvents: converted.rawEvents === true };
+  let result = await ctx.codex.open(body, credentials, signal, reading);
   if (!result.ok && result.status === 401) {
     // Nothing has been sent to the client yet, so a rejected login can be renewed and retried once.
     const fresh = await login.source.recover(credentials);
     if (fresh) {
       credentials = fresh;
-      result = await ctx.codex.open(body, credentials, signal);
+      result = await ctx.codex.open(body, credentials, signal, reading);
     }
   }
   facts.upstreamHeaders = result.headers;
@@ -263,21 +264,27 @@ function restIfExhausted(logins: LoginPool, login: Login, limits: RateLimits | u
  * At the answer's end the upstream read is closed: nothing follows it.
  */
 function framesOf<D extends DataFrame, E extends ErrorFrame>(events: Feed<CodexEvent>, life: StreamLife<D, E>, ctx: Pick<PipelineContext, "unexpected">): Feed<Frame<D, E>> {
+  const framesOfEvent = (event: CodexEvent): Frame<D, E>[] => {
+    try {
+      return life.push(event);
+    } catch (err) {
+      // A shape the mapper could not read (or a bug) ends the stream; what the batch made before it still goes out first.
+      if (!(err instanceof ProxyError)) ctx.unexpected(err);
+      return [life.fail(err instanceof ProxyError ? err : malformedEvent(event.type))];
+    }
+  };
   return mapFeed<CodexEvent, Frame<D, E>>(
     events,
     (batch) => {
-      const frames: Frame<D, E>[] = [];
-      for (const event of batch) {
-        let converted: Frame<D, E>[];
-        try {
-          converted = life.push(event);
-        } catch (err) {
-          // What the batch produced before the failure still goes out, ahead of the error frame.
-          if (!(err instanceof ProxyError)) ctx.unexpected(err);
-          converted = [life.fail(err instanceof ProxyError ? err : malformedEvent(event.type))]; // a shape the mapper could not read
+      let frames: Frame<D, E>[];
+      // One event per read is the common case (an answer streamed as it is written): its frames go on as they are.
+      if (batch.length === 1) frames = framesOfEvent(batch[0] as CodexEvent);
+      else {
+        frames = [];
+        for (const event of batch) {
+          for (const frame of framesOfEvent(event)) frames.push(frame);
+          if (life.isFinished) break;
         }
-        for (const frame of converted) frames.push(frame);
-        if (life.isFinished) break;
       }
       if (life.isFinished) events.close();
       return frames;

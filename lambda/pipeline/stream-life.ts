@@ -12,7 +12,7 @@
  * Pure and synchronous: the pipeline drives it with upstream events; tests drive it with recorded ones.
  */
 import { mapUpstreamFailure } from "../codex/errors.js";
-import { isHandshakeEvent, isTerminalEvent, isVendorEvent } from "../codex/events.js";
+import { isHandshakeEvent, isTerminalEvent, isVendorEvent, TEXT_DELTA } from "../codex/events.js";
 import type { CodexEvent, ResponseUsage } from "../codex/types.js";
 import { ProxyError } from "../errors.js";
 import { DONE, type ErrorFrame, type Frame } from "../http/frame.js";
@@ -43,6 +43,8 @@ export class StreamLife<D extends { kind: string }, E extends ErrorFrame> {
 
   /** The frames of one upstream event, in order; none once the stream has ended. */
   push(event: CodexEvent): Frame<D, E>[] {
+    // The common case first: a piece of an accepted answer's text is none of the events below.
+    if (event.type === TEXT_DELTA && this.accepted && !this.ended) return this.mapper.map(event);
     if (this.ended || isVendorEvent(event.type)) return [];
     if (event.type === "response.failed" || event.type === "error") {
       return [this.fail(mapUpstreamFailure(failureOf(event), this.now()), event)];

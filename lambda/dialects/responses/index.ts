@@ -18,6 +18,7 @@ export const responsesDialect: Dialect<EventFrame, ResponsesError> = {
       stream: converted.stream,
       fields: { tools: converted.body.tools?.length ?? 0 },
       mapper: () => new ResponsesEventMapper(converted.toolNames),
+      rawEvents: true,
       collector,
     };
   },

@@ -25,7 +25,7 @@ export function isVendorEvent(type: string): boolean {
  * On an event, its JSON exactly as the backend sent it, for a dialect that forwards the event
  * unchanged: writing those bytes again costs nothing, stringifying the parsed event a few µs per
  * delta. Set only for a dialect that asks (the Responses API's), and only where the data can go out
- * as one `data:` line and the event names its own type: the other dialects would only carry it along.
+ * as one `data:` line and the event names its own type: the other dialects never read it.
  * A symbol, so no JSON.stringify of the event ever carries it along.
  */
 export const RAW_DATA = Symbol("the event's data as the backend sent it");
